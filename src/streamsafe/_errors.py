@@ -296,9 +296,7 @@ _BY_ERROR_TYPE: dict[str, type[APIStatusError]] = {
 }
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.default_status: cls
-    for cls in _BY_ERROR_TYPE.values()
-    if cls.default_status is not None
+    cls.default_status: cls for cls in _BY_ERROR_TYPE.values() if cls.default_status is not None
 }
 
 _RETRYABLE_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "timeout_error"})
@@ -473,4 +471,3 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     if 0 <= seconds < float("inf"):
         return seconds
     return None
-

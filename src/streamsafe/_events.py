@@ -1,0 +1,507 @@
+"""Typed models of the Messages API: stream events, content blocks, deltas, Message.
+
+The models are :mod:`msgspec` structs tagged by their ``type`` field. Decoding
+an event takes two paths:
+
+* the **fast path** decodes the JSON straight into a struct. Every struct
+  forbids unknown fields, so this path only succeeds when the event holds
+  exactly what the models know;
+* the **lossless path** runs when it does not: an event, block or delta of a
+  type the models do not know, or a known type carrying new fields. The JSON
+  is decoded to plain data and built field by field; unknown types become
+  :class:`UnknownEvent` / :class:`UnknownBlock` / :class:`UnknownDelta`, and
+  unknown fields are kept on the model they belong to (``extra_fields``).
+
+Either way ``to_dict()`` returns the JSON shape the API sent, unknown parts
+included: nothing the server sends is dropped on the way to the final message.
+Optional fields the API may omit default to :data:`msgspec.UNSET` and are
+left out of ``to_dict()`` when absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeAlias
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from ._errors import MalformedEventError
+
+__all__ = [
+    "UNSET",
+    "CitationsDelta",
+    "ContentBlock",
+    "ContentBlockDeltaEvent",
+    "ContentBlockStartEvent",
+    "ContentBlockStopEvent",
+    "Delta",
+    "ErrorEvent",
+    "ErrorInfo",
+    "InputJSONDelta",
+    "Message",
+    "MessageDelta",
+    "MessageDeltaEvent",
+    "MessageDeltaUsage",
+    "MessageStartEvent",
+    "MessageStopEvent",
+    "Model",
+    "PingEvent",
+    "RedactedThinkingBlock",
+    "ServerToolResultBlock",
+    "ServerToolUseBlock",
+    "SignatureDelta",
+    "StreamEvent",
+    "TextBlock",
+    "TextDelta",
+    "ThinkingBlock",
+    "ThinkingDelta",
+    "ToolUseBlock",
+    "UnknownBlock",
+    "UnknownDelta",
+    "UnknownEvent",
+    "Usage",
+    "decode_event",
+    "message_from_dict",
+]
+
+JSON: TypeAlias = Any
+
+
+class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, dict=True):
+    """Base of every model: ``to_dict()``, ``to_json()`` and kept unknown fields."""
+
+    #: Fields whose values are models themselves: name -> builder (lossless path).
+    _nested: ClassVar[dict[str, Callable[[JSON], Any]]] = {}
+
+    @property
+    def extra_fields(self) -> dict[str, JSON]:
+        """Fields the API sent that this model does not know (kept verbatim)."""
+        extra: dict[str, JSON] = self.__dict__.get("_extra", {})
+        return extra
+
+    def to_dict(self) -> dict[str, JSON]:
+        """The JSON object the API uses for this model, unknown fields included."""
+        return _to_plain(self)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        """``to_dict()`` serialised as compact JSON text."""
+        return msgspec.json.encode(self.to_dict()).decode()
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Model):
+        out: dict[str, Any] = dict(value.__dict__.get("_extra", ()))
+        tag = value.__struct_config__.tag
+        if isinstance(tag, str):
+            out["type"] = value.__dict__.get("_type", tag)
+        for name in value.__struct_fields__:
+            item = getattr(value, name)
+            if item is not UNSET:
+                out[name] = _to_plain(item)
+        return out
+    if isinstance(value, list):
+        return [_to_plain(item) for item in value]
+    return value
+
+
+class _Tagged(Model, tag_field="type"):
+    """A model whose JSON carries a ``type`` tag chosen by the class."""
+
+    @property
+    def type(self) -> str:
+        """The ``type`` tag: the class's own, or the one an Unknown* model received."""
+        return str(self.__dict__.get("_type", self.__struct_config__.tag))
+
+    @property
+    def unknown_deltas(self) -> list[UnknownDelta]:
+        """On a content block: deltas of unknown types that could not be merged into it."""
+        deltas: list[UnknownDelta] = self.__dict__.get("_unknown_deltas", [])
+        return deltas
+
+
+# ---------------------------------------------------------------------------
+# Content blocks
+# ---------------------------------------------------------------------------
+
+
+class TextBlock(_Tagged, tag="text"):
+    text: str
+    citations: list[JSON] | UnsetType | None = UNSET
+
+
+class ToolUseBlock(_Tagged, tag="tool_use"):
+    id: str
+    name: str
+    input: JSON
+
+
+class ServerToolUseBlock(_Tagged, tag="server_tool_use"):
+    id: str
+    name: str
+    input: JSON
+
+
+class ThinkingBlock(_Tagged, tag="thinking"):
+    thinking: str
+    signature: str | UnsetType = UNSET
+
+
+class RedactedThinkingBlock(_Tagged, tag="redacted_thinking"):
+    data: str
+
+
+class ServerToolResultBlock(_Tagged):
+    """The result of a server-side tool (web search, web fetch, code execution, ...)."""
+
+    tool_use_id: str
+    content: JSON
+
+
+class WebSearchToolResultBlock(ServerToolResultBlock, tag="web_search_tool_result"):
+    pass
+
+
+class WebFetchToolResultBlock(ServerToolResultBlock, tag="web_fetch_tool_result"):
+    pass
+
+
+class CodeExecutionToolResultBlock(ServerToolResultBlock, tag="code_execution_tool_result"):
+    pass
+
+
+class BashCodeExecutionToolResultBlock(
+    ServerToolResultBlock, tag="bash_code_execution_tool_result"
+):
+    pass
+
+
+class TextEditorCodeExecutionToolResultBlock(
+    ServerToolResultBlock, tag="text_editor_code_execution_tool_result"
+):
+    pass
+
+
+class UnknownBlock(_Tagged, tag="__unknown_block__"):
+    """A content block of a type the models do not know; ``to_dict()`` is the raw JSON."""
+
+
+ContentBlock: TypeAlias = (
+    TextBlock
+    | ToolUseBlock
+    | ServerToolUseBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+    | WebSearchToolResultBlock
+    | WebFetchToolResultBlock
+    | CodeExecutionToolResultBlock
+    | BashCodeExecutionToolResultBlock
+    | TextEditorCodeExecutionToolResultBlock
+    | UnknownBlock
+)
+
+# ---------------------------------------------------------------------------
+# Deltas
+# ---------------------------------------------------------------------------
+
+
+class TextDelta(_Tagged, tag="text_delta"):
+    text: str
+
+
+class InputJSONDelta(_Tagged, tag="input_json_delta"):
+    partial_json: str
+
+
+class ThinkingDelta(_Tagged, tag="thinking_delta"):
+    thinking: str
+
+
+class SignatureDelta(_Tagged, tag="signature_delta"):
+    signature: str
+
+
+class CitationsDelta(_Tagged, tag="citations_delta"):
+    citation: JSON
+
+
+class UnknownDelta(_Tagged, tag="__unknown_delta__"):
+    """A delta of a type the models do not know; ``to_dict()`` is the raw JSON."""
+
+
+Delta: TypeAlias = (
+    TextDelta | InputJSONDelta | ThinkingDelta | SignatureDelta | CitationsDelta | UnknownDelta
+)
+
+# ---------------------------------------------------------------------------
+# Message
+# ---------------------------------------------------------------------------
+
+
+class Usage(Model):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int | UnsetType | None = UNSET
+    cache_read_input_tokens: int | UnsetType | None = UNSET
+    cache_creation: JSON | UnsetType = UNSET
+    server_tool_use: JSON | UnsetType = UNSET
+    service_tier: str | UnsetType | None = UNSET
+
+
+class Message(Model):
+    """A complete (or, on an error, partial) assistant message."""
+
+    id: str
+    type: str = "message"
+    role: str = "assistant"
+    model: str = ""
+    content: list[ContentBlock] = msgspec.field(default_factory=list)
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+    usage: Usage = msgspec.field(default_factory=Usage)
+
+    @property
+    def request_id(self) -> str | None:
+        """The ``request-id`` of the response that produced this message."""
+        value: str | None = self.__dict__.get("_request_id")
+        return value
+
+    @property
+    def text(self) -> str:
+        """All text blocks joined: a convenience for the common case."""
+        return "".join(block.text for block in self.content if isinstance(block, TextBlock))
+
+
+# ---------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------
+
+
+class MessageStartEvent(_Tagged, tag="message_start"):
+    message: Message
+
+
+class ContentBlockStartEvent(_Tagged, tag="content_block_start"):
+    index: int
+    content_block: ContentBlock
+
+
+class ContentBlockDeltaEvent(_Tagged, tag="content_block_delta"):
+    index: int
+    delta: Delta
+
+
+class ContentBlockStopEvent(_Tagged, tag="content_block_stop"):
+    index: int
+
+
+class MessageDelta(Model):
+    stop_reason: str | None = None
+    stop_sequence: str | None = None
+
+
+class MessageDeltaUsage(Model):
+    output_tokens: int | UnsetType = UNSET
+    input_tokens: int | UnsetType | None = UNSET
+    cache_creation_input_tokens: int | UnsetType | None = UNSET
+    cache_read_input_tokens: int | UnsetType | None = UNSET
+    server_tool_use: JSON | UnsetType = UNSET
+
+
+class MessageDeltaEvent(_Tagged, tag="message_delta"):
+    delta: MessageDelta
+    usage: MessageDeltaUsage = msgspec.field(default_factory=MessageDeltaUsage)
+
+
+class MessageStopEvent(_Tagged, tag="message_stop"):
+    pass
+
+
+class PingEvent(_Tagged, tag="ping"):
+    pass
+
+
+class ErrorInfo(Model):
+    type: str | None = None
+    message: str | None = None
+
+
+class ErrorEvent(_Tagged, tag="error"):
+    error: ErrorInfo
+    request_id: str | UnsetType | None = UNSET
+
+
+class UnknownEvent(_Tagged, tag="__unknown_event__"):
+    """An event of a type the models do not know; ``to_dict()`` is the raw JSON."""
+
+
+StreamEvent: TypeAlias = (
+    MessageStartEvent
+    | ContentBlockStartEvent
+    | ContentBlockDeltaEvent
+    | ContentBlockStopEvent
+    | MessageDeltaEvent
+    | MessageStopEvent
+    | PingEvent
+    | ErrorEvent
+    | UnknownEvent
+)
+
+# ---------------------------------------------------------------------------
+# Decoding
+# ---------------------------------------------------------------------------
+
+_KNOWN_EVENTS = (
+    MessageStartEvent
+    | ContentBlockStartEvent
+    | ContentBlockDeltaEvent
+    | ContentBlockStopEvent
+    | MessageDeltaEvent
+    | MessageStopEvent
+    | PingEvent
+    | ErrorEvent
+)
+_fast_decoder = msgspec.json.Decoder(_KNOWN_EVENTS)
+
+
+def _tag_map(*classes: type[_Tagged]) -> dict[str, type[_Tagged]]:
+    return {str(cls.__struct_config__.tag): cls for cls in classes}
+
+
+_EVENT_TYPES = _tag_map(
+    MessageStartEvent,
+    ContentBlockStartEvent,
+    ContentBlockDeltaEvent,
+    ContentBlockStopEvent,
+    MessageDeltaEvent,
+    MessageStopEvent,
+    PingEvent,
+    ErrorEvent,
+)
+_BLOCK_TYPES = _tag_map(
+    TextBlock,
+    ToolUseBlock,
+    ServerToolUseBlock,
+    ThinkingBlock,
+    RedactedThinkingBlock,
+    WebSearchToolResultBlock,
+    WebFetchToolResultBlock,
+    CodeExecutionToolResultBlock,
+    BashCodeExecutionToolResultBlock,
+    TextEditorCodeExecutionToolResultBlock,
+)
+_DELTA_TYPES = _tag_map(TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta, CitationsDelta)
+
+
+class _Shape(Exception):
+    """Raised inside the lossless builder; turned into MalformedEventError at the top."""
+
+
+def _build_model(cls: type[Model], raw: JSON) -> Any:
+    if not isinstance(raw, dict):
+        raise _Shape(f"{cls.__name__} must be a JSON object, got {type(raw).__name__}")
+    fields = msgspec.structs.fields(cls)
+    known = {f.encode_name for f in fields}
+    tag = cls.__struct_config__.tag
+    kwargs: dict[str, Any] = {}
+    for f in fields:
+        if f.encode_name not in raw:
+            continue
+        value = raw[f.encode_name]
+        builder = cls._nested.get(f.name)
+        if builder is not None:
+            kwargs[f.name] = builder(value)
+        else:
+            try:
+                kwargs[f.name] = msgspec.convert(value, f.type)
+            except msgspec.ValidationError as exc:
+                raise _Shape(f"{cls.__name__}.{f.encode_name}: {exc}") from None
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:
+        raise _Shape(f"{cls.__name__}: {exc}") from None
+    extra = {k: v for k, v in raw.items() if k not in known and not (tag and k == "type")}
+    if extra:
+        obj.__dict__["_extra"] = extra
+    return obj
+
+
+def _build_tagged(
+    table: dict[str, type[_Tagged]], unknown: type[_Tagged], what: str
+) -> Callable[[JSON], Any]:
+    def build(raw: JSON) -> Any:
+        if not isinstance(raw, dict):
+            raise _Shape(f"{what} must be a JSON object, got {type(raw).__name__}")
+        kind = raw.get("type")
+        if not isinstance(kind, str):
+            raise _Shape(f"{what} has no string 'type' field")
+        cls = table.get(kind)
+        if cls is None:
+            obj = _build_model(unknown, raw)
+            obj.__dict__["_type"] = kind
+            return obj
+        return _build_model(cls, raw)
+
+    return build
+
+
+def _build_list(item: Callable[[JSON], Any]) -> Callable[[JSON], list[Any]]:
+    def build(raw: JSON) -> list[Any]:
+        if not isinstance(raw, list):
+            raise _Shape(f"expected a JSON array, got {type(raw).__name__}")
+        return [item(value) for value in raw]
+
+    return build
+
+
+def _builder(cls: type[Model]) -> Callable[[JSON], Any]:
+    return lambda raw: _build_model(cls, raw)
+
+
+_build_block = _build_tagged(_BLOCK_TYPES, UnknownBlock, "content block")
+_build_delta = _build_tagged(_DELTA_TYPES, UnknownDelta, "delta")
+_build_event = _build_tagged(_EVENT_TYPES, UnknownEvent, "event")
+
+Message._nested = {"content": _build_list(_build_block), "usage": _builder(Usage)}
+MessageStartEvent._nested = {"message": _builder(Message)}
+ContentBlockStartEvent._nested = {"content_block": _build_block}
+ContentBlockDeltaEvent._nested = {"delta": _build_delta}
+MessageDeltaEvent._nested = {
+    "delta": _builder(MessageDelta),
+    "usage": _builder(MessageDeltaUsage),
+}
+ErrorEvent._nested = {"error": _builder(ErrorInfo)}
+
+
+def decode_event(data: str | bytes) -> StreamEvent:
+    """Decode one SSE ``data`` payload into a typed event.
+
+    Raises :class:`MalformedEventError` for invalid JSON or a known event
+    type of the wrong shape; unknown types and fields are kept, never an error.
+    """
+    try:
+        return _fast_decoder.decode(data)  # type: ignore[no-any-return]
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise MalformedEventError(f"event data is not valid JSON ({exc}): {_clip(data)}") from None
+    raw = msgspec.json.decode(data)
+    try:
+        event: StreamEvent = _build_event(raw)
+    except _Shape as exc:
+        raise MalformedEventError(f"event has the wrong shape ({exc}): {_clip(data)}") from None
+    return event
+
+
+def message_from_dict(raw: dict[str, JSON]) -> Message:
+    """Build a :class:`Message` from its JSON object, keeping unknown parts."""
+    try:
+        message: Message = _build_model(Message, raw)
+    except _Shape as exc:
+        raise MalformedEventError(f"message has the wrong shape: {exc}") from None
+    return message
+
+
+def _clip(data: str | bytes, limit: int = 200) -> str:
+    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,363 @@
+"""Server-Sent Events over any httpx client, with typed errors.
+
+``aconnect_events`` / ``connect_events`` open a request and check the response
+before a single event is read:
+
+* a non-2xx status: the body is read and the typed error raised
+  (:func:`~streamsafe._errors.error_from_response`);
+* a 2xx that is not ``text/event-stream``: :class:`UnexpectedContentTypeError`
+  showing the start of the body.
+
+While iterating, an ``event: error`` — or a data-only frame whose JSON is
+``{"type": "error", ...}`` (a proxy stripped the ``event:`` line) — raises the
+typed error its ``error.type`` maps to, the same class the matching HTTP status
+raises. Transport failures become :class:`APIConnectionError` /
+:class:`APITimeoutError` with the httpx exception as ``__cause__``.
+
+The async and sync event sources are thin twins over :class:`_SourceCore`,
+which holds every decision; they only differ in how they await bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import anyio
+import httpx
+from httpx_sse import ServerSentEvent
+
+from ._decoder import SSEDecoder
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    StreamIdleTimeoutError,
+    UnexpectedContentTypeError,
+    error_from_payload,
+    error_from_response,
+)
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "AsyncEventSource",
+    "EventSource",
+    "aconnect_events",
+    "connect_events",
+]
+
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+_SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+_BODY_EXCERPT = 300
+
+
+def _request_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
+    headers = httpx.Headers(kwargs.pop("headers", None))
+    for name, value in _SSE_HEADERS.items():
+        headers.setdefault(name, value)
+    kwargs["headers"] = headers
+    return kwargs
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    essence = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return essence == "text/event-stream"
+
+
+def _is_rejected(response: httpx.Response) -> bool:
+    """An error status or a non-SSE body: read it and raise :func:`_rejection`."""
+    return not response.is_success or not _is_event_stream(response)
+
+
+def _rejection(response: httpx.Response) -> APIError:
+    if not response.is_success:
+        return error_from_response(response)
+    return _content_type_error(response)
+
+
+def _content_type_error(response: httpx.Response) -> UnexpectedContentTypeError:
+    content_type = response.headers.get("content-type") or "(none)"
+    body = response.content.decode("utf-8", "replace")
+    excerpt = " ".join(body.split())[:_BODY_EXCERPT] or "(empty body)"
+    return UnexpectedContentTypeError(
+        f"expected a text/event-stream response, got HTTP {response.status_code} "
+        f"with content-type {content_type}: {excerpt}",
+        request_id=response.headers.get("request-id"),
+    )
+
+
+def transport_error(exc: httpx.HTTPError, request_id: str | None) -> APIConnectionError:
+    """The typed error for an httpx transport failure (callers chain ``__cause__``)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out: {exc!r}", request_id=request_id)
+    return APIConnectionError(f"connection failed: {exc!r}", request_id=request_id)
+
+
+class _SourceCore:
+    """Everything an event source decides, free of I/O."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        max_event_bytes: int,
+        stream_idle_timeout: float | None,
+    ) -> None:
+        self.response = response
+        self.request_id: str | None = response.headers.get("request-id")
+        self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
+        self.idle_timeout = stream_idle_timeout
+        self.deadline = (
+            None if stream_idle_timeout is None else time.monotonic() + stream_idle_timeout
+        )
+        self.finished = False
+        #: An in-stream error, raised once the events before it are consumed.
+        self.error: APIError | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        events = self.decoder.feed(chunk)
+        if events:
+            self._inspect(events)
+        return events
+
+    def end(self) -> list[ServerSentEvent]:
+        self.finished = True
+        events = self.decoder.end()
+        if events:
+            self._inspect(events)
+        return events
+
+    def _inspect(self, events: list[ServerSentEvent]) -> None:
+        """Find an error event; the events before it are still delivered, then it raises."""
+        content = False
+        for position, sse in enumerate(events):
+            kind = sse.event
+            if kind == "error" or (kind == "message" and _looks_like_error(sse.data)):
+                self.error = self.stream_error(sse)
+                self.finished = True
+                del events[position:]
+                break
+            if kind != "ping":
+                content = True
+        if content and self.idle_timeout is not None:
+            self.deadline = time.monotonic() + self.idle_timeout
+
+    def stream_error(self, sse: ServerSentEvent) -> APIError:
+        try:
+            payload: object = json.loads(sse.data)
+        except ValueError:
+            payload = None
+        return error_from_payload(
+            payload,
+            http_status=self.response.status_code,
+            in_stream=True,
+            response=self.response,
+            raw_text=sse.data if payload is None else None,
+        )
+
+    def remaining(self) -> float | None:
+        """Seconds left before the content watchdog fires (``None``: disabled)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+    def check_idle(self) -> None:
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise self.idle_error()
+
+    def idle_error(self) -> StreamIdleTimeoutError:
+        return StreamIdleTimeoutError(
+            f"no content event for {self.idle_timeout:g} s (stream_idle_timeout); "
+            "only pings, comments or nothing arrived",
+            request_id=self.request_id,
+        )
+
+    def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
+        return transport_error(exc, self.request_id)
+
+
+def _looks_like_error(data: str) -> bool:
+    """A data-only frame that is an error payload: ``{"type": "error", ...}``."""
+    if '"error"' not in data:
+        return False
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "error"
+
+
+class _EventSourceBase:
+    """What the async and sync event sources share: state and read-only views."""
+
+    def __init__(self, core: _SourceCore) -> None:
+        self._core = core
+        self._pending: list[ServerSentEvent] = []
+        self._next = 0
+
+    @property
+    def response(self) -> httpx.Response:
+        return self._core.response
+
+    @property
+    def request_id(self) -> str | None:
+        return self._core.request_id
+
+    @property
+    def ended_cleanly(self) -> bool:
+        """The byte stream ended on an event boundary (nothing was cut)."""
+        return self._core.finished and self._core.decoder.ended_cleanly
+
+
+class AsyncEventSource(_EventSourceBase):
+    """Async iterator of :class:`ServerSentEvent` over one response."""
+
+    def __init__(self, core: _SourceCore) -> None:
+        super().__init__(core)
+        self._chunks = core.response.aiter_bytes()
+
+    def __aiter__(self) -> AsyncEventSource:
+        return self
+
+    async def __anext__(self) -> ServerSentEvent:
+        while self._next >= len(self._pending):
+            if self._core.error is not None:
+                raise self._core.error
+            if self._core.finished:
+                raise StopAsyncIteration
+            self._pending = await self._read()
+            self._next = 0
+        sse = self._pending[self._next]
+        self._next += 1
+        return sse
+
+    async def _read(self) -> list[ServerSentEvent]:
+        core = self._core
+        try:
+            remaining = core.remaining()
+            if remaining is None:
+                chunk = await self._chunks.__anext__()
+            else:
+                with anyio.move_on_after(max(remaining, 0)):
+                    chunk = await self._chunks.__anext__()
+                    return core.feed(chunk)
+                raise core.idle_error()
+        except StopAsyncIteration:
+            return core.end()
+        except httpx.HTTPError as exc:
+            raise core.transport_error(exc) from exc
+        return core.feed(chunk)
+
+    async def aclose(self) -> None:
+        await self._core.response.aclose()
+
+
+class EventSource(_EventSourceBase):
+    """Iterator of :class:`ServerSentEvent` over one response (sync twin)."""
+
+    def __init__(self, core: _SourceCore) -> None:
+        super().__init__(core)
+        self._chunks = core.response.iter_bytes()
+
+    def __iter__(self) -> EventSource:
+        return self
+
+    def __next__(self) -> ServerSentEvent:
+        while self._next >= len(self._pending):
+            if self._core.error is not None:
+                raise self._core.error
+            if self._core.finished:
+                raise StopIteration
+            self._pending = self._read()
+            self._next = 0
+        sse = self._pending[self._next]
+        self._next += 1
+        return sse
+
+    def _read(self) -> list[ServerSentEvent]:
+        # A blocking read cannot be interrupted: the watchdog is checked as
+        # each chunk arrives, and the read timeout catches a silent connection.
+        core = self._core
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return core.end()
+        except httpx.HTTPError as exc:
+            raise core.transport_error(exc) from exc
+        events = core.feed(chunk)
+        core.check_idle()
+        return events
+
+    def close(self) -> None:
+        self._core.response.close()
+
+
+@asynccontextmanager
+async def aconnect_events(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream_idle_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncIterator[AsyncEventSource]:
+    """Open an SSE request on ``client``; yield an async iterator of events.
+
+    Extra keyword arguments go to :meth:`httpx.AsyncClient.stream`. The
+    response is closed when the block exits, however it exits.
+    """
+    request = client.build_request(method, url, **_request_headers(kwargs))
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, None) from exc
+    try:
+        if _is_rejected(response):
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, response.headers.get("request-id")) from exc
+            raise _rejection(response)
+        core = _SourceCore(
+            response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
+        )
+        yield AsyncEventSource(core)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
+
+
+@contextmanager
+def connect_events(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream_idle_timeout: float | None = None,
+    **kwargs: Any,
+) -> Iterator[EventSource]:
+    """Sync twin of :func:`aconnect_events`."""
+    request = client.build_request(method, url, **_request_headers(kwargs))
+    try:
+        response = client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, None) from exc
+    try:
+        if _is_rejected(response):
+            try:
+                response.read()
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, response.headers.get("request-id")) from exc
+            raise _rejection(response)
+        core = _SourceCore(
+            response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
+        )
+        yield EventSource(core)
+    finally:
+        response.close()

@@ -1,0 +1,392 @@
+"""Message streams: SSE events → typed events → accumulated message.
+
+:class:`AsyncMessageStream` and :class:`MessageStream` are thin twins over
+:class:`_MessageCore`, which decodes each SSE event, applies it to the
+accumulator and decides every failure:
+
+* an error raised by the event source (in-stream error event, transport
+  failure, watchdog) gets the partial message and the incomplete block
+  indices attached before it propagates;
+* a stream that ends without ``message_stop`` raises
+  :class:`~streamsafe.IncompleteStreamError` — never a silent partial
+  "final" message.
+
+Events read ahead by :meth:`AsyncMessageStream._prefetch` (used by the
+client's retries: ``message_start`` and pings are held back until the first
+content block starts) are replayed to the caller in order, so a retried stream
+looks like one clean stream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+from httpx_sse import ServerSentEvent
+
+from ._accumulate import MessageAccumulator
+from ._errors import APIError, IncompleteStreamError
+from ._events import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    Message,
+    StreamEvent,
+    TextDelta,
+    decode_event,
+)
+from ._sse import (
+    DEFAULT_MAX_EVENT_BYTES,
+    AsyncEventSource,
+    EventSource,
+    aconnect_events,
+    connect_events,
+)
+
+__all__ = [
+    "AsyncMessageStream",
+    "MessageStream",
+    "aconnect_message_stream",
+    "aopen_message_stream",
+    "connect_message_stream",
+    "open_message_stream",
+]
+
+
+class _MessageCore:
+    """The decisions of a message stream, free of I/O."""
+
+    def __init__(self, request_id: str | None) -> None:
+        self.accumulator = MessageAccumulator(request_id=request_id)
+        self.held: deque[StreamEvent] = deque()
+
+    def on_sse(self, sse: ServerSentEvent) -> StreamEvent:
+        try:
+            event = decode_event(sse.data)
+            self.accumulator.apply(event)
+        except APIError as exc:
+            self.fail(exc)
+            raise
+        return event
+
+    def on_end(self, ended_cleanly: bool) -> None:
+        accumulator = self.accumulator
+        if accumulator.done:
+            return
+        if not accumulator.started:
+            what = "before message_start"
+        elif ended_cleanly:
+            what = "without message_stop"
+        else:
+            what = "in the middle of an event"
+        raise self.fail(
+            IncompleteStreamError(
+                f"the stream ended {what}; the partial message is on .partial_message",
+                request_id=accumulator.request_id,
+            )
+        )
+
+    def fail(self, exc: APIError) -> APIError:
+        """Attach what was received so far to ``exc`` (once) and return it."""
+        accumulator = self.accumulator
+        if exc.partial_message is None:
+            exc.partial_message = accumulator.snapshot()
+            exc.incomplete_blocks = accumulator.incomplete_blocks
+        if exc.request_id is None:
+            exc.request_id = accumulator.request_id
+        return exc
+
+    @staticmethod
+    def is_content_start(event: StreamEvent) -> bool:
+        return isinstance(event, ContentBlockStartEvent)
+
+
+class _MessageStreamBase:
+    """Read-only views shared by the async and sync streams."""
+
+    _core: _MessageCore
+    _response: httpx.Response
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP response carrying the stream."""
+        return self._response
+
+    @property
+    def request_id(self) -> str | None:
+        """The API's ``request-id`` for this stream."""
+        return self._core.accumulator.request_id
+
+    @property
+    def current_message(self) -> Message | None:
+        """A snapshot of the message accumulated so far (``None`` before message_start)."""
+        return self._core.accumulator.snapshot()
+
+    @property
+    def incomplete_blocks(self) -> tuple[int, ...]:
+        """Indices of content blocks started but not yet stopped."""
+        return self._core.accumulator.incomplete_blocks
+
+
+class AsyncMessageStream(_MessageStreamBase):
+    """An async iterator of typed events that also accumulates the final message.
+
+    Use it as ``async with``; leaving the block, breaking out of the loop, an
+    exception or a cancellation closes the HTTP response.
+    """
+
+    def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack) -> None:
+        self._source = source
+        self._response = source.response
+        self._exit_stack = exit_stack
+        self._core = _MessageCore(source.request_id)
+
+    async def __aenter__(self) -> AsyncMessageStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP response (idempotent)."""
+        with anyio.CancelScope(shield=True):
+            await self._exit_stack.aclose()
+
+    close = aclose
+
+    def __aiter__(self) -> AsyncMessageStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._core.held:
+            return self._core.held.popleft()
+        return await self._read_event()
+
+    async def _read_event(self) -> StreamEvent:
+        core = self._core
+        try:
+            sse = await self._source.__anext__()
+        except StopAsyncIteration:
+            core.on_end(self._source.ended_cleanly)
+            raise
+        except APIError as exc:
+            core.fail(exc)
+            raise
+        return core.on_sse(sse)
+
+    async def _prefetch(self) -> None:
+        """Read ahead up to the first content block start; hold what was read."""
+        while True:
+            try:
+                event = await self._read_event()
+            except StopAsyncIteration:
+                return
+            self._core.held.append(event)
+            if self._core.is_content_start(event):
+                return
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """The text of every ``text_delta``, in order."""
+        return _AsyncTextIterator(self)
+
+    async def until_done(self) -> None:
+        """Consume the rest of the stream."""
+        async for _ in self:
+            pass
+
+    async def get_final_message(self) -> Message:
+        """Consume the stream and return the accumulated message."""
+        await self.until_done()
+        return self._core.accumulator.final_message()
+
+    async def get_final_text(self) -> str:
+        """Consume the stream and return the text of all its text blocks."""
+        return (await self.get_final_message()).text
+
+
+class _AsyncTextIterator:
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: AsyncMessageStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _AsyncTextIterator:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            event = await self._stream.__anext__()
+            if type(event) is not ContentBlockDeltaEvent:
+                continue
+            delta = event.delta
+            if type(delta) is TextDelta:
+                return delta.text
+
+
+class MessageStream(_MessageStreamBase):
+    """Sync twin of :class:`AsyncMessageStream`."""
+
+    def __init__(self, source: EventSource, *, exit_stack: ExitStack) -> None:
+        self._source = source
+        self._response = source.response
+        self._exit_stack = exit_stack
+        self._core = _MessageCore(source.request_id)
+
+    def __enter__(self) -> MessageStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP response (idempotent)."""
+        self._exit_stack.close()
+
+    def __iter__(self) -> MessageStream:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        if self._core.held:
+            return self._core.held.popleft()
+        return self._read_event()
+
+    def _read_event(self) -> StreamEvent:
+        core = self._core
+        try:
+            sse = next(self._source)
+        except StopIteration:
+            core.on_end(self._source.ended_cleanly)
+            raise
+        except APIError as exc:
+            core.fail(exc)
+            raise
+        return core.on_sse(sse)
+
+    def _prefetch(self) -> None:
+        """Read ahead up to the first content block start; hold what was read."""
+        while True:
+            try:
+                event = self._read_event()
+            except StopIteration:
+                return
+            self._core.held.append(event)
+            if self._core.is_content_start(event):
+                return
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The text of every ``text_delta``, in order."""
+        for event in self:
+            if type(event) is ContentBlockDeltaEvent:
+                delta = event.delta
+                if type(delta) is TextDelta:
+                    yield delta.text
+
+    def until_done(self) -> None:
+        """Consume the rest of the stream."""
+        for _ in self:
+            pass
+
+    def get_final_message(self) -> Message:
+        """Consume the stream and return the accumulated message."""
+        self.until_done()
+        return self._core.accumulator.final_message()
+
+    def get_final_text(self) -> str:
+        """Consume the stream and return the text of all its text blocks."""
+        return self.get_final_message().text
+
+
+async def aopen_message_stream(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream_idle_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncMessageStream:
+    """Open a message stream; the caller must ``aclose()`` it (or use ``async with``)."""
+    stack = AsyncExitStack()
+    try:
+        source = await stack.enter_async_context(
+            aconnect_events(
+                client,
+                method,
+                url,
+                max_event_bytes=max_event_bytes,
+                stream_idle_timeout=stream_idle_timeout,
+                **kwargs,
+            )
+        )
+    except BaseException:
+        await stack.aclose()
+        raise
+    return AsyncMessageStream(source, exit_stack=stack)
+
+
+def open_message_stream(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream_idle_timeout: float | None = None,
+    **kwargs: Any,
+) -> MessageStream:
+    """Sync twin of :func:`aopen_message_stream`."""
+    stack = ExitStack()
+    try:
+        source = stack.enter_context(
+            connect_events(
+                client,
+                method,
+                url,
+                max_event_bytes=max_event_bytes,
+                stream_idle_timeout=stream_idle_timeout,
+                **kwargs,
+            )
+        )
+    except BaseException:
+        stack.close()
+        raise
+    return MessageStream(source, exit_stack=stack)
+
+
+@asynccontextmanager
+async def aconnect_message_stream(
+    client: httpx.AsyncClient, method: str, url: str | httpx.URL, **kwargs: Any
+) -> AsyncIterator[AsyncMessageStream]:
+    """Open a message stream over any httpx client; close it when the block exits.
+
+    Keyword arguments: ``max_event_bytes``, ``stream_idle_timeout`` (seconds
+    between content events, pings excluded; ``None`` disables) and anything
+    :meth:`httpx.AsyncClient.stream` accepts (``json=``, ``headers=``, ...).
+    """
+    stream = await aopen_message_stream(client, method, url, **kwargs)
+    async with stream:
+        yield stream
+
+
+@contextmanager
+def connect_message_stream(
+    client: httpx.Client, method: str, url: str | httpx.URL, **kwargs: Any
+) -> Iterator[MessageStream]:
+    """Sync twin of :func:`aconnect_message_stream`."""
+    with open_message_stream(client, method, url, **kwargs) as stream:
+        yield stream
