@@ -7,6 +7,7 @@ keep-alive. See ``streamsafe._errors`` for the exception tree.
 """
 
 from ._accumulate import MessageAccumulator
+from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS, AsyncClient, Client
 from ._decoder import SSEDecoder
 from ._errors import (
     APIConnectionError,
@@ -62,6 +63,7 @@ from ._events import (
     TextDelta,
     ThinkingBlock,
     ThinkingDelta,
+    TokenCount,
     ToolUseBlock,
     UnknownBlock,
     UnknownDelta,
@@ -69,6 +71,7 @@ from ._events import (
     Usage,
     decode_event,
 )
+from ._retry import Backoff
 from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
 from ._stream import (
     AsyncMessageStream,
@@ -76,21 +79,31 @@ from ._stream import (
     aconnect_message_stream,
     connect_message_stream,
 )
-
-__version__ = "0.1.0"
+from ._transport import (
+    default_async_client,
+    default_sync_client,
+    keepalive_transport,
+    sync_keepalive_transport,
+)
+from ._version import __version__
 
 __all__ = [
+    "DEFAULT_STREAM_IDLE_TIMEOUT",
+    "REQUEST_SIZE_LIMITS",
     "UNSET",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncClient",
     "AsyncEventSource",
     "AsyncMessageStream",
     "AuthenticationError",
+    "Backoff",
     "BadRequestError",
     "BillingError",
     "CitationsDelta",
+    "Client",
     "ContentBlock",
     "ContentBlockDeltaEvent",
     "ContentBlockStartEvent",
@@ -135,6 +148,7 @@ __all__ = [
     "TextDelta",
     "ThinkingBlock",
     "ThinkingDelta",
+    "TokenCount",
     "ToolUseBlock",
     "UnexpectedContentTypeError",
     "UnknownBlock",
@@ -147,5 +161,9 @@ __all__ = [
     "connect_events",
     "connect_message_stream",
     "decode_event",
+    "default_async_client",
+    "default_sync_client",
+    "keepalive_transport",
     "status_error_class",
+    "sync_keepalive_transport",
 ]

@@ -56,6 +56,7 @@ __all__ = [
     "TextDelta",
     "ThinkingBlock",
     "ThinkingDelta",
+    "TokenCount",
     "ToolUseBlock",
     "UnknownBlock",
     "UnknownDelta",
@@ -270,6 +271,20 @@ class Message(Model):
     def text(self) -> str:
         """All text blocks joined: a convenience for the common case."""
         return "".join(block.text for block in self.content if isinstance(block, TextBlock))
+
+
+class TokenCount(Model):
+    """The answer of ``messages.count_tokens``."""
+
+    input_tokens: int
+
+    @classmethod
+    def from_dict(cls, raw: JSON) -> TokenCount:
+        try:
+            count: TokenCount = _build_model(cls, raw)
+        except _Shape as exc:
+            raise MalformedEventError(f"token count has the wrong shape: {exc}") from None
+        return count
 
 
 # ---------------------------------------------------------------------------

@@ -63,7 +63,8 @@ def _request_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
-    essence = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    content_type: str = response.headers.get("content-type", "")
+    essence = content_type.split(";", 1)[0].strip().lower()
     return essence == "text/event-stream"
 
 
