@@ -41,6 +41,7 @@ a tool call among them was cut and must not be executed).
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import time
@@ -466,6 +467,9 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             return None
+        if when.tzinfo is None:
+            # asctime dates (and "-0000") carry no zone; every HTTP-date is GMT.
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - time.time()
         return max(0.0, min(seconds, _MAX_HTTP_DATE_WAIT))
     if 0 <= seconds < float("inf"):
