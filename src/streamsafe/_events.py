@@ -497,10 +497,16 @@ def decode_event(data: str | bytes) -> StreamEvent:
     try:
         return _fast_decoder.decode(data)  # type: ignore[no-any-return]
     except msgspec.ValidationError:
+        # Unknown type or field (or a wrong shape). The fast decoder may stop
+        # here before reaching a syntax error further on: the plain decode
+        # below still checks the JSON itself.
         pass
     except msgspec.DecodeError as exc:
         raise MalformedEventError(f"event data is not valid JSON ({exc}): {_clip(data)}") from None
-    raw = msgspec.json.decode(data)
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise MalformedEventError(f"event data is not valid JSON ({exc}): {_clip(data)}") from None
     try:
         event: StreamEvent = _build_event(raw)
     except _Shape as exc:
