@@ -44,6 +44,10 @@ from ._events import (
 __all__ = ["MessageAccumulator"]
 
 
+#: ``final_input`` of a block whose tool input has not been parsed (JSON ``null`` can be).
+_NO_INPUT: Any = object()
+
+
 class _Block:
     """One content block under construction."""
 
@@ -66,7 +70,7 @@ class _Block:
         else:
             parts.append(fragment)
 
-    def to_dict(self, *, final_input: Any = None) -> dict[str, Any]:
+    def to_dict(self, *, final_input: Any = _NO_INPUT) -> dict[str, Any]:
         out = dict(self.base)
         for field, parts in self.parts.items():
             start = out.get(field)
@@ -75,12 +79,12 @@ class _Block:
         if self.citations is not None:
             existing = out.get("citations")
             out["citations"] = (existing if isinstance(existing, list) else []) + self.citations
-        if final_input is not None:
+        if final_input is not _NO_INPUT:
             out["input"] = final_input
-        elif self.json_parts is not None:
-            # Not stopped yet: keep the raw JSON text, so a cut tool call can
-            # never be mistaken for a complete one.
-            out["input"] = "".join(self.json_parts)
+        elif not self.stopped and (self.json_parts is not None or "input" in out):
+            # Not stopped yet: the raw JSON text received so far (maybe ""), so a
+            # cut tool call can never be mistaken for a complete one.
+            out["input"] = "".join(self.json_parts or ())
         return out
 
 
@@ -227,7 +231,7 @@ class MessageAccumulator:
             return None
         message = dict(self._message)
         message["content"] = [
-            block.to_dict(final_input=self._final_inputs.get(i))
+            block.to_dict(final_input=self._final_inputs.get(i, _NO_INPUT))
             for i, block in enumerate(self._blocks)
         ]
         result = message_from_dict(message)
