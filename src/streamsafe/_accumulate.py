@@ -8,7 +8,11 @@ once, when its block stops — never re-parsed per delta.
 
 The accumulator works on plain JSON data internally (each block is the dict
 its ``content_block_start`` carried), so fields no model knows travel into the
-final message untouched.
+final message untouched. Fields a known delta type carries beyond its model
+are kept on the block too: a string extends the block's string field of that
+name, anything else is set on the block (latest wins). A delta of an unknown
+type that is a single string field of its block extends it; any other is kept,
+in order, on the block's ``unknown_deltas``.
 
 Protocol violations — a delta for a block never started, an event before
 ``message_start``, tool input that is not valid JSON — raise
@@ -51,7 +55,15 @@ _NO_INPUT: Any = object()
 class _Block:
     """One content block under construction."""
 
-    __slots__ = ("base", "citations", "json_parts", "parts", "stopped", "unknown_deltas")
+    __slots__ = (
+        "base",
+        "citations",
+        "json_parts",
+        "overrides",
+        "parts",
+        "stopped",
+        "unknown_deltas",
+    )
 
     def __init__(self, base: dict[str, Any]) -> None:
         self.base = base
@@ -61,6 +73,8 @@ class _Block:
         self.json_parts: list[str] | None = None
         self.citations: list[Any] | None = None
         self.unknown_deltas: list[UnknownDelta] = []
+        #: Non-appendable fields set by deltas (fields no delta model knows).
+        self.overrides: dict[str, Any] | None = None
         self.stopped = False
 
     def append(self, field: str, fragment: str) -> None:
@@ -69,6 +83,21 @@ class _Block:
             self.parts[field] = [fragment]
         else:
             parts.append(fragment)
+
+    def merge_fields(self, fields: dict[str, Any]) -> None:
+        """Keep fields a delta carries beyond its model on the block.
+
+        A string extends the block's string field of the same name (as set by
+        ``content_block_start``); any other value is set on the block, the
+        latest value winning.
+        """
+        for name, value in fields.items():
+            if isinstance(value, str) and isinstance(self.base.get(name), str):
+                self.append(name, value)
+            else:
+                if self.overrides is None:
+                    self.overrides = {}
+                self.overrides[name] = value
 
     def to_dict(self, *, final_input: Any = _NO_INPUT) -> dict[str, Any]:
         out = dict(self.base)
@@ -79,6 +108,8 @@ class _Block:
         if self.citations is not None:
             existing = out.get("citations")
             out["citations"] = (existing if isinstance(existing, list) else []) + self.citations
+        if self.overrides is not None:
+            out.update(self.overrides)
         if final_input is not _NO_INPUT:
             out["input"] = final_input
         elif not self.stopped and (self.json_parts is not None or "input" in out):
@@ -188,7 +219,12 @@ class MessageAccumulator:
 
     def _on_delta(self, event: ContentBlockDeltaEvent) -> None:
         block = self._block(event.index, "content_block_delta")
-        self._delta_handlers[type(event.delta)](block, event.delta)
+        delta = event.delta
+        self._delta_handlers[type(delta)](block, delta)
+        extra = delta.__dict__.get("_extra")  # Model.extra_fields, minus a call per delta
+        if extra and type(delta) is not UnknownDelta:
+            # Fields a newer API added to a known delta type: never dropped.
+            block.merge_fields(extra)
 
     def _on_block_stop(self, event: ContentBlockStopEvent) -> None:
         block = self._block(event.index, "content_block_stop")
