@@ -1,1 +1,153 @@
-"""Embedded Messages API emulator."""
+"""Embedded Messages API emulator: a real HTTP server on loopback, with scripted faults.
+
+The emulator is an independent server (Starlette app, uvicorn, a background
+thread) that speaks the Anthropic Messages API wire format. It never imports
+streamsafe's client code, so it can test it::
+
+    from streamsafe.testing import Emulator
+
+    with Emulator() as emu:                  # or: async with Emulator() as emu
+        emu.push_fault("error:overloaded_error@0")   # the next request fails...
+        ...                                          # ...a retry gets a clean stream
+        base_url = emu.url                   # "http://127.0.0.1:PORT"
+
+``Emulator(event_delay=0.0, ping_interval=None, port=0, host="127.0.0.1")``
+    ``event_delay``: seconds between stream events (a request overrides it with
+    the header ``x-streamsafe-delay-ms``). ``ping_interval``: seconds between
+    extra ``ping`` events while streaming (None: only the ping after
+    message_start). ``port=0`` picks a free port.
+``emu.push_fault(spec, times=1)``
+    Queue a fault for the next ``times`` requests to ``POST /v1/messages``.
+``emu.push_raw_stream(body, content_type="text/event-stream", status=200, headers=None,
+chunk_size=None, chunk_delay=0.0)``
+    Serve arbitrary bytes to the next request (same FIFO queue), in
+    ``chunk_size`` pieces ``chunk_delay`` seconds apart.
+``emu.requests`` / ``emu.pending_faults`` / ``emu.clear()``
+    The recorded requests (:class:`RecordedRequest`), the queued faults, reset both.
+``serve(host="127.0.0.1", port=8787)``
+    Run in the foreground until Ctrl+C (for ``streamsafe serve``).
+
+Endpoints
+---------
+``POST /v1/messages``: ``"stream": true`` answers ``text/event-stream``
+(``message_start``, ``ping``, content blocks, ``message_delta``,
+``message_stop``), otherwise a JSON Message. The content is deterministic,
+seeded from the last user message: a thinking block first when
+``thinking.type`` is ``enabled``; with ``tools``, a short text then one or two
+``tool_use`` blocks whose input follows the tool's ``input_schema``
+(stop_reason ``tool_use``; a last user message holding ``tool_result``
+blocks gets a text answer instead); otherwise text of about 3/4 of
+``max_tokens`` words (at most 4096, at least 24: a smaller ``max_tokens`` cuts it,
+stop_reason ``max_tokens``). A stream and a non-streamed answer to the same
+body carry the same content; ids differ. ``input_tokens`` is the body size / 4.
+``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
+Every response carries a ``request-id`` header (``req_…``); error bodies carry
+it as ``request_id`` too. A body over 32 MiB gets ``413 request_too_large``
+(the body is counted, not kept). Invalid bodies get ``400
+invalid_request_error``; unknown paths a JSON ``404 not_found_error``.
+
+Choosing a fault
+----------------
+Per request with the header ``x-streamsafe-fault: <spec>`` (both endpoints),
+or with the queue filled by ``emu.push_fault`` (``/v1/messages`` only, one
+fault popped per request that has no such header). The header
+``x-streamsafe-fault: none`` asks for a clean answer without touching the
+queue. A 413 for an oversize body is decided before any fault and pops none.
+Responses to a faulted request carry the fault back in a
+``x-streamsafe-fault`` header (except raw responses).
+
+Fault grammar
+-------------
+::
+
+    spec     = kind [":" argument] ["@" position] *(";" name "=" value)
+    position = N | "start"        N: a non-negative integer, default 0
+
+For streams N counts the events sent before the fault strikes
+(``message_start`` is event 1, the ping after it event 2; periodic pings are
+not counted; an N beyond the stream strikes after ``message_stop``). For
+non-streamed answers (JSON bodies) N counts bytes of the body. The response
+headers are always sent before N is counted; ``@start`` strikes before them.
+
+``error:<type>@N`` (option ``message=``)
+    Streams: after N events, ``event: error`` with
+    ``{"type":"error","error":{"type":<type>,"message":...},"request_id":...}``,
+    then the response ends. ``@0``: before message_start. Any of the ten
+    documented types, or any other string verbatim. Non-streamed: the HTTP
+    status error the type stands for (unknown types: 500).
+``status:<code>`` (options ``retry_after=``, ``retry_after_ms=``,
+``should_retry=true|false``, ``type=``, ``message=``)
+    That status with the JSON error body; the error type defaults to the one
+    documented for the status (400 invalid_request_error, 401
+    authentication_error, 402 billing_error, 403 permission_error, 404
+    not_found_error, 413 request_too_large, 429 rate_limit_error, 500
+    api_error, 504 timeout_error, 529 overloaded_error, others api_error).
+    The options send the ``retry-after``, ``retry-after-ms`` and
+    ``x-should-retry`` headers, values verbatim (so invalid ones can be tested).
+``html:<code>`` / ``empty:<code>`` (the three retry options)
+    An HTML error page (``text/html``), or an empty body, with that status.
+``truncate@N``
+    The response ends cleanly (valid chunked encoding) after N events or
+    bytes: no ``message_stop``. ``truncate@start``: the connection is closed
+    without any response.
+``truncate_bytes@K``
+    Ends cleanly after K bytes of body, wherever they fall: inside a line,
+    inside a UTF-8 character.
+``reset@N``
+    After N events or bytes, a TCP reset: the socket is closed with SO_LINGER
+    (on, 0). Bytes already written reach the client first; then reading
+    fails (httpx: ``ReadError``, or ``RemoteProtocolError``).
+    ``reset@start``: reset before any response.
+``stall@N`` (option ``seconds=``, default 30)
+    After N events or bytes nothing is sent for that long, then the answer
+    completes normally. ``stall@start`` stalls before the headers.
+``stall_pings@N`` (options ``seconds=`` default 30, ``every=`` default 0.2)
+    After N events only ``event: ping`` every ``every`` seconds for
+    ``seconds``, then the stream completes normally. (JSON bodies: a stall.)
+``content_type:<media type>``
+    A 200 labelled with that content type, the rest of the spec taken
+    verbatim (``content_type:text/event-stream; charset=latin-1``). The body
+    matches the label: the normal stream for text/event-stream, the JSON
+    answer for a JSON type, an HTML page for HTML, plain text otherwise.
+``empty_200`` / ``empty_200:<media type>``
+    A 200 with an empty body, labelled ``text/event-stream`` for streamed
+    requests and ``application/json`` otherwise, or with the type given.
+``none``
+    No fault.
+
+A client disconnect or the emulator stopping cancels any delay or stall at
+once. ``stop()`` aborts open connections and joins the thread in well under
+a second.
+
+The pytest plugin (entry point ``streamsafe``) provides the function-scoped
+fixture ``streamsafe_emulator``; ``@pytest.mark.streamsafe_emulator(event_delay=...,
+ping_interval=...)`` configures it.
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette as _starlette  # noqa: F401
+    import uvicorn as _uvicorn  # noqa: F401
+except ImportError as _exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "streamsafe.testing needs the 'server' extra: pip install 'streamsafe[server]'"
+    ) from _exc
+
+from ._emulator import Emulator, serve
+from ._faults import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Fault, RawResponse
+from ._server import DELAY_HEADER, FAULT_HEADER, MAX_REQUEST_BYTES
+from ._state import RecordedRequest
+
+__all__ = [
+    "DELAY_HEADER",
+    "ERROR_TYPES",
+    "FAULT_HEADER",
+    "MAX_REQUEST_BYTES",
+    "STATUS_FOR_ERROR_TYPE",
+    "Emulator",
+    "Fault",
+    "RawResponse",
+    "RecordedRequest",
+    "serve",
+]
