@@ -238,6 +238,10 @@ class AsyncEventSource(_EventSourceBase):
 
     async def _read(self) -> list[ServerSentEvent]:
         core = self._core
+        if core.response.is_closed:
+            # Closed by its owner (the block exited): nothing more can arrive,
+            # and httpx would raise its own StreamClosed.
+            return core.end()
         try:
             remaining = core.remaining()
             if remaining is None:
@@ -283,6 +287,8 @@ class EventSource(_EventSourceBase):
         # A blocking read cannot be interrupted: the watchdog is checked as
         # each chunk arrives, and the read timeout catches a silent connection.
         core = self._core
+        if core.response.is_closed:
+            return core.end()  # closed by its owner; see AsyncEventSource._read
         try:
             chunk = next(self._chunks)
         except StopIteration:
