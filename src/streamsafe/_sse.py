@@ -111,9 +111,9 @@ class _SourceCore:
         self.request_id: str | None = response.headers.get("request-id")
         self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
         self.idle_timeout = stream_idle_timeout
-        self.deadline = (
-            None if stream_idle_timeout is None else time.monotonic() + stream_idle_timeout
-        )
+        #: Seconds spent waiting for bytes since the last content event. Only
+        #: time inside a read counts: a slow consumer is not a stalled server.
+        self.waited = 0.0
         self.finished = False
         #: An in-stream error, raised once the events before it are consumed.
         self.error: APIError | None = None
@@ -143,8 +143,8 @@ class _SourceCore:
                 break
             if kind != "ping":
                 content = True
-        if content and self.idle_timeout is not None:
-            self.deadline = time.monotonic() + self.idle_timeout
+        if content:
+            self.waited = 0.0
 
     def stream_error(self, sse: ServerSentEvent) -> APIError:
         try:
@@ -160,10 +160,10 @@ class _SourceCore:
         )
 
     def remaining(self) -> float | None:
-        """Seconds left before the content watchdog fires (``None``: disabled)."""
-        if self.deadline is None:
+        """Seconds of waiting left before the content watchdog fires (``None``: disabled)."""
+        if self.idle_timeout is None:
             return None
-        return self.deadline - time.monotonic()
+        return self.idle_timeout - self.waited
 
     def check_idle(self) -> None:
         remaining = self.remaining()
@@ -247,8 +247,10 @@ class AsyncEventSource(_EventSourceBase):
             if remaining is None:
                 chunk = await self._chunks.__anext__()
             else:
+                started = time.monotonic()
                 with anyio.move_on_after(max(remaining, 0)):
                     chunk = await self._chunks.__anext__()
+                    core.waited += time.monotonic() - started
                     return core.feed(chunk)
                 raise core.idle_error()
         except StopAsyncIteration:
@@ -289,12 +291,14 @@ class EventSource(_EventSourceBase):
         core = self._core
         if core.response.is_closed:
             return core.end()  # closed by its owner; see AsyncEventSource._read
+        started = time.monotonic()
         try:
             chunk = next(self._chunks)
         except StopIteration:
             return core.end()
         except httpx.HTTPError as exc:
             raise core.transport_error(exc) from exc
+        core.waited += time.monotonic() - started
         events = core.feed(chunk)
         core.check_idle()
         return events
