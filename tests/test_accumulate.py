@@ -1,0 +1,851 @@
+"""Accumulation of stream events into the final message.
+
+The stream tests serve each stream through an httpx MockTransport in EVERY
+chunk size from 1 to 64 bytes, so chunk boundaries fall inside lines, inside
+multi-byte characters and inside JSON escapes, and compare the final message
+with a hand-written expected JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import streamsafe
+from sse_helpers import (
+    MESSAGE_ID,
+    MODEL,
+    PATH,
+    REQUEST_ID,
+    FakeServer,
+    block_delta,
+    block_start,
+    block_stop,
+    dumps,
+    json_delta,
+    message_delta,
+    message_start,
+    message_stop,
+    ping,
+    serve,
+    text_delta,
+)
+from streamsafe import (
+    MalformedEventError,
+    Message,
+    MessageAccumulator,
+    TextBlock,
+    ToolUseBlock,
+    decode_event,
+)
+
+pytestmark = pytest.mark.anyio
+
+JSONDict = dict[str, Any]
+CHUNK_SIZES = range(1, 65)
+
+
+async def final_messages_for_every_chunk_size(events: list[JSONDict]) -> list[Message]:
+    server = serve(events)
+    messages: list[Message] = []
+    async with server.async_client() as client:
+        for size in CHUNK_SIZES:
+            server.chunk_size = size
+            async with streamsafe.aconnect_message_stream(
+                client, "POST", PATH, json={"stream": True}
+            ) as stream:
+                messages.append(await stream.get_final_message())
+            assert server.last_body.closed
+    return messages
+
+
+async def assert_every_chunking_gives(events: list[JSONDict], expected: JSONDict) -> Message:
+    messages = await final_messages_for_every_chunk_size(events)
+    for size, message in zip(CHUNK_SIZES, messages, strict=True):
+        assert message.to_dict() == expected, f"chunk size {size}"
+        assert message.request_id == REQUEST_ID
+    return messages[0]
+
+
+# ---------------------------------------------------------------------------
+# Streams fed in every chunk size from 1 to 64 bytes
+# ---------------------------------------------------------------------------
+
+
+async def test_text_stream() -> None:
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        ping(),
+        text_delta(0, "Hello"),
+        text_delta(0, ", wör"),
+        ping(),
+        text_delta(0, "ld! 👋"),
+        text_delta(0, ""),
+        text_delta(0, '\n"quoted" \\ back\\slash\r\n'),
+        block_stop(0),
+        message_delta("end_turn", usage={"output_tokens": 17}),
+        message_stop(),
+    ]
+    message = await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "text", "text": 'Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 17},
+        },
+    )
+    assert isinstance(message.content[0], TextBlock)
+    assert message.text == 'Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'
+
+
+# The tool input JSON text, cut inside an escaped quote, inside a \u escape,
+# between the two backslashes of an escaped backslash and next to non-ASCII.
+TOOL_JSON_PIECES = [
+    "",
+    '{"query": "say \\',
+    '"hi\\" at caf\\u0',
+    "0e9 in C:\\",
+    '\\temp", "no',
+    'te": "na',
+    'ïve ☃", "limit',
+    '": 3, "flags": [true, null, 1.5e2]}',
+]
+
+
+async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> None:
+    assert "".join(TOOL_JSON_PIECES) == (
+        r'{"query": "say \"hi\" at caf\u00e9 in C:\\temp", "note": "naïve ☃", '
+        r'"limit": 3, "flags": [true, null, 1.5e2]}'
+    )
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "Let me look."),
+        block_stop(0),
+        block_start(1, {"type": "tool_use", "id": "toolu_01", "name": "search", "input": {}}),
+        *[json_delta(1, piece) for piece in TOOL_JSON_PIECES],
+        block_stop(1),
+        message_delta("tool_use", usage={"output_tokens": 55}),
+        message_stop(),
+    ]
+    message = await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_01",
+                    "name": "search",
+                    "input": {
+                        "query": 'say "hi" at café in C:\\temp',
+                        "note": "naïve ☃",
+                        "limit": 3,
+                        "flags": [True, None, 150.0],
+                    },
+                },
+            ],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 55},
+        },
+    )
+    tool = message.content[1]
+    assert isinstance(tool, ToolUseBlock)
+    assert tool.input["query"] == 'say "hi" at café in C:\\temp'
+
+
+async def test_parallel_tool_use_blocks() -> None:
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "Checking both."),
+        block_stop(0),
+        block_start(1, {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}),
+        json_delta(1, '{"city": "Pa'),
+        json_delta(1, 'ris", "unit": "c"}'),
+        block_stop(1),
+        block_start(2, {"type": "tool_use", "id": "toolu_b", "name": "get_time", "input": {}}),
+        json_delta(2, '{"tz": "Europe/Paris", "nested": {"a": [1, {"b": '),
+        json_delta(2, '"c"}]}}'),
+        block_stop(2),
+        block_start(3, {"type": "tool_use", "id": "toolu_c", "name": "now", "input": {}}),
+        json_delta(3, ""),
+        block_stop(3),
+        block_start(4, {"type": "tool_use", "id": "toolu_d", "name": "ping", "input": {}}),
+        block_stop(4),
+        message_delta("tool_use", usage={"output_tokens": 80}),
+        message_stop(),
+    ]
+    await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "text", "text": "Checking both."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_a",
+                    "name": "get_weather",
+                    "input": {"city": "Paris", "unit": "c"},
+                },
+                {
+                    "type": "tool_use",
+                    "id": "toolu_b",
+                    "name": "get_time",
+                    "input": {"tz": "Europe/Paris", "nested": {"a": [1, {"b": "c"}]}},
+                },
+                {"type": "tool_use", "id": "toolu_c", "name": "now", "input": {}},
+                {"type": "tool_use", "id": "toolu_d", "name": "ping", "input": {}},
+            ],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 80},
+        },
+    )
+
+
+async def test_thinking_with_signature_then_text() -> None:
+    events = [
+        message_start(),
+        block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        block_delta(0, {"type": "thinking_delta", "thinking": "Let me think: "}),
+        block_delta(0, {"type": "thinking_delta", "thinking": "2 + 2 "}),
+        ping(),
+        block_delta(0, {"type": "thinking_delta", "thinking": "= 4."}),
+        block_delta(0, {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9G"}),
+        block_delta(0, {"type": "signature_delta", "signature": "JwZA+/=="}),
+        block_stop(0),
+        block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"}),
+        block_stop(1),
+        block_start(2, {"type": "text", "text": ""}),
+        text_delta(2, "The answer "),
+        text_delta(2, "is 4."),
+        block_stop(2),
+        message_delta("end_turn", usage={"output_tokens": 120}),
+        message_stop(),
+    ]
+    await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {
+                    "type": "thinking",
+                    "thinking": "Let me think: 2 + 2 = 4.",
+                    "signature": "EqQBCgIYAhIM1gbcDa9GJwZA+/==",
+                },
+                {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"},
+                {"type": "text", "text": "The answer is 4."},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 120},
+        },
+    )
+
+
+CHAR_CITATION = {
+    "type": "char_location",
+    "cited_text": "The grass is green.",
+    "document_index": 0,
+    "document_title": "Nature facts",
+    "start_char_index": 0,
+    "end_char_index": 19,
+}
+PAGE_CITATION = {
+    "type": "page_location",
+    "cited_text": "The sky is blue.",
+    "document_index": 1,
+    "document_title": "Sky facts",
+    "start_page_number": 2,
+    "end_page_number": 3,
+}
+
+
+async def test_citations_are_appended_to_their_text_block() -> None:
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "According to the documents, "),
+        block_stop(0),
+        block_start(1, {"type": "text", "text": ""}),
+        block_delta(1, {"type": "citations_delta", "citation": CHAR_CITATION}),
+        text_delta(1, "the grass is green"),
+        block_delta(1, {"type": "citations_delta", "citation": PAGE_CITATION}),
+        text_delta(1, " and the sky is blue"),
+        block_stop(1),
+        block_start(2, {"type": "text", "text": "", "citations": []}),
+        text_delta(2, "."),
+        block_stop(2),
+        message_delta("end_turn", usage={"output_tokens": 40}),
+        message_stop(),
+    ]
+    await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "text", "text": "According to the documents, "},
+                {
+                    "type": "text",
+                    "text": "the grass is green and the sky is blue",
+                    "citations": [
+                        {
+                            "type": "char_location",
+                            "cited_text": "The grass is green.",
+                            "document_index": 0,
+                            "document_title": "Nature facts",
+                            "start_char_index": 0,
+                            "end_char_index": 19,
+                        },
+                        {
+                            "type": "page_location",
+                            "cited_text": "The sky is blue.",
+                            "document_index": 1,
+                            "document_title": "Sky facts",
+                            "start_page_number": 2,
+                            "end_page_number": 3,
+                        },
+                    ],
+                },
+                {"type": "text", "text": ".", "citations": []},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 40},
+        },
+    )
+
+
+SEARCH_RESULTS = [
+    {
+        "type": "web_search_result",
+        "url": "https://weather.example/paris",
+        "title": "Paris weather",
+        "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1m",
+        "page_age": "April 30, 2025",
+    }
+]
+
+
+async def test_server_tool_use_and_web_search_result() -> None:
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "Let me search."),
+        block_stop(0),
+        block_start(
+            1, {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {}}
+        ),
+        json_delta(1, '{"query": "weath'),
+        json_delta(1, 'er in Par\\u00eds"}'),
+        block_stop(1),
+        block_start(
+            2,
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": "srvtoolu_01",
+                "content": SEARCH_RESULTS,
+            },
+        ),
+        block_stop(2),
+        block_start(3, {"type": "text", "text": ""}),
+        block_delta(
+            3,
+            {
+                "type": "citations_delta",
+                "citation": {
+                    "type": "web_search_result_location",
+                    "url": "https://weather.example/paris",
+                    "title": "Paris weather",
+                    "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1l",
+                    "cited_text": "Sunny, 21 °C",
+                },
+            },
+        ),
+        text_delta(3, "It is sunny."),
+        block_stop(3),
+        message_delta(
+            "end_turn",
+            usage={
+                "input_tokens": 2100,
+                "output_tokens": 90,
+                "server_tool_use": {"web_search_requests": 1},
+            },
+        ),
+        message_stop(),
+    ]
+    await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "text", "text": "Let me search."},
+                {
+                    "type": "server_tool_use",
+                    "id": "srvtoolu_01",
+                    "name": "web_search",
+                    "input": {"query": "weather in París"},
+                },
+                {
+                    "type": "web_search_tool_result",
+                    "tool_use_id": "srvtoolu_01",
+                    "content": [
+                        {
+                            "type": "web_search_result",
+                            "url": "https://weather.example/paris",
+                            "title": "Paris weather",
+                            "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1m",
+                            "page_age": "April 30, 2025",
+                        }
+                    ],
+                },
+                {
+                    "type": "text",
+                    "text": "It is sunny.",
+                    "citations": [
+                        {
+                            "type": "web_search_result_location",
+                            "url": "https://weather.example/paris",
+                            "title": "Paris weather",
+                            "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1l",
+                            "cited_text": "Sunny, 21 °C",
+                        }
+                    ],
+                },
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 2100,
+                "output_tokens": 90,
+                "server_tool_use": {"web_search_requests": 1},
+            },
+        },
+    )
+
+
+async def test_unknown_delta_types() -> None:
+    annotation = {"type": "annotation_delta", "annotation": {"kind": "note", "at": 3}}
+    stray = {"type": "stray_delta", "not_a_block_field": "x"}
+    events = [
+        message_start(),
+        block_start(0, {"type": "compaction", "content": "", "level": 2}),
+        block_delta(0, {"type": "compaction_delta", "content": "Summary: "}),
+        block_delta(0, {"type": "compaction_delta", "content": "part one; "}),
+        block_delta(0, {"type": "compaction_delta", "content": "part twö."}),
+        block_stop(0),
+        block_start(1, {"type": "text", "text": ""}),
+        text_delta(1, "Do"),
+        block_delta(1, annotation),
+        block_delta(1, {"type": "text_fragment_delta", "text": "ne"}),
+        block_delta(1, stray),
+        text_delta(1, "."),
+        block_stop(1),
+        message_delta("end_turn", usage={"output_tokens": 9}),
+        message_stop(),
+    ]
+    message = await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [
+                {"type": "compaction", "content": "Summary: part one; part twö.", "level": 2},
+                {"type": "text", "text": "Done."},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 9},
+        },
+    )
+    # A delta that extends a string field of its block is merged; any other
+    # unknown delta is kept, verbatim and in order, on its block.
+    assert message.content[0].type == "compaction"
+    assert message.content[0].unknown_deltas == []
+    assert [delta.to_dict() for delta in message.content[1].unknown_deltas] == [annotation, stray]
+
+
+async def test_lossless_unknown_fields_everywhere() -> None:
+    container = {"id": "cntr_011", "expires_at": "2030-01-01T00:00:00Z"}
+    events = [
+        message_start(
+            message_extra={"context_management": {"applied_edits": []}},
+            usage_extra={"future_usage_field": {"a": 1}},
+        ),
+        block_start(0, {"type": "text", "text": "", "future_block_field": [1, "two"]}),
+        text_delta(0, "Hi"),
+        block_delta(0, {"type": "text_delta", "text": " there", "future_delta_field": True}),
+        block_stop(0),
+        block_start(
+            1,
+            {
+                "type": "tool_use",
+                "id": "toolu_01",
+                "name": "run",
+                "input": {},
+                "caller": {"type": "direct"},
+            },
+        ),
+        block_delta(
+            1, {"type": "input_json_delta", "partial_json": '{"a": 1}', "future_json": "meta"}
+        ),
+        block_stop(1),
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "pause_turn", "stop_sequence": None, "container": container},
+            "usage": {"output_tokens": 33, "future_output_detail": 5},
+        },
+        message_stop(),
+    ]
+    await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "context_management": {"applied_edits": []},
+            "container": {"id": "cntr_011", "expires_at": "2030-01-01T00:00:00Z"},
+            "content": [
+                {
+                    "type": "text",
+                    "text": "Hi there",
+                    "future_block_field": [1, "two"],
+                    "future_delta_field": True,
+                },
+                {
+                    "type": "tool_use",
+                    "id": "toolu_01",
+                    "name": "run",
+                    "input": {"a": 1},
+                    "caller": {"type": "direct"},
+                    "future_json": "meta",
+                },
+            ],
+            "stop_reason": "pause_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 12,
+                "output_tokens": 33,
+                "future_usage_field": {"a": 1},
+                "future_output_detail": 5,
+            },
+        },
+    )
+
+
+async def test_data_only_frames_accumulate_like_named_events() -> None:
+    """A proxy that strips every ``event:`` line changes nothing: the type is in the data."""
+    events = [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "no event lines"),
+        block_stop(0),
+        message_delta(),
+        message_stop(),
+    ]
+    server = FakeServer(body=b"".join(f"data: {dumps(e)}\n\n".encode() for e in events))
+    async with server.async_client() as client:
+        for size in (1, 3, 64):
+            server.chunk_size = size
+            async with streamsafe.aconnect_message_stream(client, "POST", PATH) as stream:
+                assert await stream.get_final_text() == "no event lines"
+
+
+# ---------------------------------------------------------------------------
+# Sans-IO accumulator
+# ---------------------------------------------------------------------------
+
+
+def accumulate(events: list[JSONDict], *, request_id: str | None = None) -> MessageAccumulator:
+    accumulator = MessageAccumulator(request_id=request_id)
+    for event in events:
+        accumulator.apply(decode_event(dumps(event)))
+    return accumulator
+
+
+def test_usage_is_merged_field_by_field() -> None:
+    accumulator = accumulate(
+        [
+            message_start(
+                input_tokens=25,
+                output_tokens=1,
+                usage_extra={
+                    "cache_creation_input_tokens": 10,
+                    "cache_read_input_tokens": 0,
+                    "service_tier": "standard",
+                },
+            ),
+            message_delta(
+                None,
+                usage={"output_tokens": 7, "input_tokens": None, "cache_read_input_tokens": None},
+            ),
+            message_delta(
+                "max_tokens",
+                usage={"output_tokens": 42, "server_tool_use": {"web_search_requests": 2}},
+            ),
+            message_stop(),
+        ]
+    )
+    message = accumulator.final_message()
+    assert message.stop_reason == "max_tokens"
+    assert message.to_dict()["usage"] == {
+        "input_tokens": 25,
+        "output_tokens": 42,
+        "cache_creation_input_tokens": 10,
+        "cache_read_input_tokens": 0,
+        "service_tier": "standard",
+        "server_tool_use": {"web_search_requests": 2},
+    }
+    assert message.usage.input_tokens == 25
+    assert message.usage.output_tokens == 42
+
+
+def test_message_delta_stop_sequence() -> None:
+    message = accumulate(
+        [
+            message_start(),
+            message_delta("stop_sequence", stop_sequence="\n\nHuman:"),
+            message_stop(),
+        ]
+    ).final_message()
+    assert message.stop_reason == "stop_sequence"
+    assert message.stop_sequence == "\n\nHuman:"
+    assert message.content == []
+
+
+@pytest.mark.parametrize("pieces", [[], [""], ["  ", "\n"]], ids=["no-delta", "empty", "blank"])
+def test_empty_tool_input_is_an_empty_object(pieces: list[str]) -> None:
+    message = accumulate(
+        [
+            message_start(),
+            block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}}),
+            *[json_delta(0, piece) for piece in pieces],
+            block_stop(0),
+            message_delta("tool_use"),
+            message_stop(),
+        ]
+    ).final_message()
+    block = message.content[0]
+    assert isinstance(block, ToolUseBlock)
+    assert block.input == {}
+    assert message.to_dict()["content"] == [
+        {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}}
+    ]
+
+
+def test_tool_input_json_parsed_as_null_stays_null() -> None:
+    """A tool input that is JSON ``null`` is kept as parsed, not shown as raw text."""
+    message = accumulate(
+        [
+            message_start(),
+            block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}),
+            json_delta(0, "nu"),
+            json_delta(0, "ll"),
+            block_stop(0),
+            message_stop(),
+        ]
+    ).final_message()
+    assert message.to_dict()["content"][0]["input"] is None
+
+
+@pytest.mark.parametrize("block_type", ["tool_use", "server_tool_use"])
+def test_unstopped_tool_block_input_is_the_raw_json_text(block_type: str) -> None:
+    """Until its block stops, a tool input is the JSON text so far: never a dict."""
+    accumulator = MessageAccumulator()
+
+    def input_now() -> Any:
+        snapshot = accumulator.snapshot()
+        assert snapshot is not None
+        return snapshot.to_dict()["content"][0]["input"]
+
+    for event in [
+        message_start(),
+        block_start(0, {"type": block_type, "id": "t1", "name": "run", "input": {}}),
+    ]:
+        accumulator.apply(decode_event(dumps(event)))
+    assert input_now() == ""
+    accumulator.apply(decode_event(dumps(json_delta(0, '{"cmd": "rm -rf /tmp/x'))))
+    assert input_now() == '{"cmd": "rm -rf /tmp/x'
+    accumulator.apply(decode_event(dumps(json_delta(0, '"}'))))
+    assert input_now() == '{"cmd": "rm -rf /tmp/x"}'
+    assert accumulator.incomplete_blocks == (0,)
+    accumulator.apply(decode_event(dumps(block_stop(0))))
+    assert input_now() == {"cmd": "rm -rf /tmp/x"}
+    assert not accumulator.incomplete_blocks
+
+
+def test_request_id_on_the_message() -> None:
+    events = [message_start(), message_stop()]
+    assert accumulate(events, request_id="req_42").final_message().request_id == "req_42"
+    assert accumulate(events).final_message().request_id is None
+
+
+def test_snapshot_and_state() -> None:
+    accumulator = MessageAccumulator(request_id="req_1")
+    assert accumulator.snapshot() is None
+    assert not accumulator.started
+    for event in [
+        message_start(),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "partial"),
+    ]:
+        accumulator.apply(decode_event(dumps(event)))
+    assert accumulator.started
+    assert accumulator.has_content
+    assert not accumulator.done
+    assert accumulator.incomplete_blocks == (0,)
+    snapshot = accumulator.snapshot()
+    assert snapshot is not None
+    assert snapshot.request_id == "req_1"
+    assert snapshot.to_dict()["content"] == [{"type": "text", "text": "partial"}]
+    with pytest.raises(MalformedEventError, match="message_stop"):
+        accumulator.final_message()
+    # A snapshot is a copy: later events do not change it.
+    accumulator.apply(decode_event(dumps(text_delta(0, " more"))))
+    assert snapshot.to_dict()["content"] == [{"type": "text", "text": "partial"}]
+    accumulator.apply(decode_event(dumps(block_stop(0))))
+    assert accumulator.incomplete_blocks == ()
+
+
+def test_prefilled_content_in_message_start_is_kept() -> None:
+    start = message_start(message_extra={"content": [{"type": "text", "text": "Prefill. "}]})
+    message = accumulate(
+        [
+            start,
+            block_start(1, {"type": "text", "text": ""}),
+            text_delta(1, "More."),
+            block_stop(1),
+            message_stop(),
+        ]
+    ).final_message()
+    assert message.to_dict()["content"] == [
+        {"type": "text", "text": "Prefill. "},
+        {"type": "text", "text": "More."},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("events", "match"),
+    [
+        ([block_start(0, {"type": "text", "text": ""})], "before message_start"),
+        ([text_delta(0, "x")], "before message_start"),
+        ([block_stop(0)], "before message_start"),
+        ([message_delta()], "before message_start"),
+        ([message_stop()], "before message_start"),
+        ([message_start(), text_delta(3, "x")], "content block 3"),
+        ([message_start(), block_stop(0)], "content block 0"),
+        (
+            [message_start(), block_start(0, {"type": "text", "text": ""}), text_delta(1, "x")],
+            "content block 1",
+        ),
+        (
+            [
+                message_start(),
+                block_start(0, {"type": "text", "text": ""}),
+                block_stop(0),
+                text_delta(0, "late"),
+            ],
+            "content block 0 after it stopped",
+        ),
+        ([message_start(), block_start(2, {"type": "text", "text": ""})], "index 2"),
+        ([message_start(), message_start()], "second message_start"),
+        ([message_start(), message_stop(), message_delta()], "after message_stop"),
+        (
+            [
+                message_start(),
+                block_start(0, {"type": "tool_use", "id": "t", "name": "n", "input": {}}),
+                json_delta(0, '{"a": '),
+                block_stop(0),
+            ],
+            "tool input of content block 0 is not valid JSON",
+        ),
+    ],
+)
+def test_protocol_violations(events: list[JSONDict], match: str) -> None:
+    with pytest.raises(MalformedEventError, match=match):
+        accumulate(events)
+
+
+def test_pings_errors_and_unknown_events_change_nothing() -> None:
+    accumulator = accumulate(
+        [
+            ping(),
+            {"type": "future_event", "x": 1},
+            message_start(),
+            ping(),
+            {"type": "future_event", "x": 2},
+            message_stop(),
+        ]
+    )
+    assert accumulator.final_message().to_dict() == {
+        "id": MESSAGE_ID,
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 1},
+    }
+
+
+def test_cost_is_linear_in_the_stream() -> None:
+    """20k tool-input fragments and 20k text deltas: a quadratic accumulator takes minutes."""
+    n = 20_000
+    events = [
+        decode_event(dumps(event))
+        for event in [
+            message_start(),
+            block_start(0, {"type": "text", "text": ""}),
+            *[text_delta(0, "word ") for _ in range(n)],
+            block_stop(0),
+            block_start(1, {"type": "tool_use", "id": "t", "name": "n", "input": {}}),
+            json_delta(1, '{"items": ['),
+            *[json_delta(1, f'"item {i}", ') for i in range(n)],
+            json_delta(1, '"last"]}'),
+            block_stop(1),
+            message_stop(),
+        ]
+    ]
+    started = time.perf_counter()
+    accumulator = MessageAccumulator()
+    for event in events:
+        accumulator.apply(event)
+    message = accumulator.final_message()
+    elapsed = time.perf_counter() - started
+    assert message.text == "word " * n
+    tool = message.content[1]
+    assert isinstance(tool, ToolUseBlock)
+    assert len(tool.input["items"]) == n + 1
+    assert elapsed < 3.0
