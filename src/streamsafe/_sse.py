@@ -141,7 +141,7 @@ class _SourceCore:
                 self.finished = True
                 del events[position:]
                 break
-            if kind != "ping":
+            if kind != "ping" and not (kind == "message" and _looks_like_ping(sse.data)):
                 content = True
         if content:
             self.waited = 0.0
@@ -179,6 +179,17 @@ class _SourceCore:
 
     def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
         return transport_error(exc, self.request_id)
+
+
+def _looks_like_ping(data: str) -> bool:
+    """A data-only ping frame (``{"type": "ping"}`` without its ``event:`` line)."""
+    if '"ping"' not in data:
+        return False
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "ping"
 
 
 def _looks_like_error(data: str) -> bool:
