@@ -738,11 +738,18 @@ async def test_a_stalled_stream_trips_the_content_watchdog() -> None:
     assert server.last_body.closed
 
 
-async def test_pings_do_not_feed_the_content_watchdog() -> None:
-    """40 pings 5 ms apart (200 ms in all) do not keep a 80 ms watchdog quiet."""
-    pings = encode([ping() for _ in range(40)])
-    body = encode([message_start()]) + pings + encode(TOOL_STREAM[1:])
-    server = FakeServer(body=body, chunk_size=len(encode([ping()])), delay=0.005)
+@pytest.mark.parametrize("event_lines", [True, False], ids=["named", "data-only"])
+async def test_pings_do_not_feed_the_content_watchdog(event_lines: bool) -> None:
+    """40 pings 5 ms apart (200 ms in all) do not keep a 80 ms watchdog quiet,
+    also when a proxy stripped the ``event:`` lines (a ping is then only its data)."""
+    pings = encode([ping() for _ in range(40)], event_lines=event_lines)
+    body = (
+        encode([message_start()], event_lines=event_lines)
+        + pings
+        + encode(TOOL_STREAM[1:], event_lines=event_lines)
+    )
+    ping_size = len(encode([ping()], event_lines=event_lines))
+    server = FakeServer(body=body, chunk_size=ping_size, delay=0.005)
     async with server.async_client() as client:
         with pytest.raises(StreamIdleTimeoutError) as info:
             async with streamsafe.aconnect_message_stream(
