@@ -12,6 +12,7 @@ end, whether its ``finally`` ran and whether httpx closed it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,7 +154,7 @@ class ChunkedBody(httpx.AsyncByteStream, httpx.SyncByteStream):
 
     ``fail_at``: after this many bytes, the generator raises ``error``.
     ``stall_at``: after this many bytes, the (async) generator sleeps forever.
-    ``delay``: seconds the (async) generator sleeps before each chunk but the first.
+    ``delay``: seconds the generator sleeps before each chunk but the first.
     ``aclose()`` / ``close()`` close the generator, as a real transport would
     release its connection, so ``finally_ran`` tells whether the body was
     closed (or ran to its end).
@@ -217,6 +218,8 @@ class ChunkedBody(httpx.AsyncByteStream, httpx.SyncByteStream):
             stop = self._stop_at()
             while self.sent < stop:
                 yield self._next_chunk(stop)
+                if self.delay:
+                    time.sleep(self.delay)
             if self.fail_at is not None and self.sent >= self.fail_at:
                 raise self.error or httpx.ReadError("connection reset")
             self.exhausted = True

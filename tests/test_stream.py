@@ -125,6 +125,11 @@ def sync_consume(client: httpx.Client) -> Message:
         return stream.get_final_message()
 
 
+def sync_consume_with(client: httpx.Client, **kwargs: Any) -> Message:
+    with streamsafe.connect_message_stream(client, "POST", PATH, **kwargs) as stream:
+        return stream.get_final_message()
+
+
 def sync_raised(client: httpx.Client) -> APIError:
     with pytest.raises(APIError) as info:
         sync_consume(client)
@@ -758,6 +763,20 @@ async def test_pings_do_not_feed_the_content_watchdog(event_lines: bool) -> None
                 await stream.get_final_message()
     assert info.value.partial_message is not None
     assert info.value.partial_message.content == []
+    assert not server.last_body.exhausted
+
+
+@pytest.mark.parametrize("event_lines", [True, False], ids=["named", "data-only"])
+def test_sync_pings_do_not_feed_the_content_watchdog(event_lines: bool) -> None:
+    body = encode(
+        [message_start(), *[ping() for _ in range(40)], *TOOL_STREAM[1:]], event_lines=event_lines
+    )
+    server = FakeServer(
+        body=body, chunk_size=len(encode([ping()], event_lines=event_lines)), delay=0.005
+    )
+    with server.client() as client, pytest.raises(StreamIdleTimeoutError) as info:
+        sync_consume_with(client, stream_idle_timeout=0.08)
+    assert info.value.partial_message is not None
     assert not server.last_body.exhausted
 
 
