@@ -18,12 +18,17 @@ per-request cycle object, which holds the connection's ``transport``. When
 that is not available (another server, a wrapped ``receive``), the transport
 is looked up among the server's open connections by the client's address.
 Before the reset, the response waits (up to a second) until the transport
-has handed everything written so far to the kernel, so the client reads
-the events that preceded the fault, then ``ECONNRESET``.
+has handed everything written so far to the kernel and, where the kernel
+tells (Linux: ``TIOCOUTQ``), until the client has acknowledged every byte:
+an RST discards the sender's unsent queue, and on a reused keep-alive
+connection slow start after idle plus delayed ACKs keep part of a response
+there for tens of milliseconds. The client then reads the events that
+preceded the fault, then ``ECONNRESET``.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import json
@@ -60,6 +65,12 @@ from ._faults import (
     status_for_error_type,
 )
 from ._state import EmulatorState, RecordedRequest
+
+try:  # POSIX only
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    fcntl = termios = None  # type: ignore[assignment]
 
 __all__ = ["FAULT_HEADER", "DELAY_HEADER", "MAX_REQUEST_BYTES", "build_app"]
 
@@ -412,6 +423,19 @@ def _parse_json(body: bytes | None) -> Any:
         return None
 
 
+def _unacknowledged_bytes(sock: socket.socket) -> int:
+    """Bytes written to ``sock`` that the peer has not acknowledged (0 where unknown)."""
+    request = getattr(termios, "TIOCOUTQ", None)
+    if fcntl is None or request is None or sys.platform != "linux":
+        return 0
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), request, count)
+    except OSError:
+        return 0
+    return count[0]
+
+
 class _Exchange:
     """Writes one response, applying the request's fault."""
 
@@ -551,12 +575,15 @@ class _Exchange:
             raise RuntimeError(
                 "streamsafe emulator: cannot reach the connection's socket to reset it"
             )
-        if isinstance(transport, asyncio.WriteTransport):
-            with anyio.move_on_after(1.0):
+        sock = transport.get_extra_info("socket")
+        with anyio.move_on_after(1.0):
+            if isinstance(transport, asyncio.WriteTransport):
                 # asyncio has no "write buffer drained" event outside its protocols.
                 while transport.get_write_buffer_size() > 0 and not transport.is_closing():  # noqa: ASYNC110
                     await anyio.sleep(0.001)
-        sock = transport.get_extra_info("socket")
+            # The RST would discard what the kernel has not delivered yet.
+            while sock is not None and _unacknowledged_bytes(sock):  # noqa: ASYNC110
+                await anyio.sleep(0.001)
         if sock is not None:
             linger = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
