@@ -90,10 +90,28 @@ def _content_type_error(response: httpx.Response) -> UnexpectedContentTypeError:
     )
 
 
+#: httpx errors that every attempt would repeat: a URL without (or with an
+#: unsupported) scheme, a request httpx refuses to send (an illegal header),
+#: a redirect loop. They are configuration errors: retrying only delays them.
+_PERMANENT_TRANSPORT_ERRORS = (
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    httpx.TooManyRedirects,
+)
+
+
 def transport_error(exc: httpx.HTTPError, request_id: str | None) -> APIConnectionError:
-    """The typed error for an httpx transport failure (callers chain ``__cause__``)."""
+    """The typed error for an httpx transport failure (callers chain ``__cause__``).
+
+    Transient failures (timeouts, resets, refused connections) are retryable;
+    the configuration errors of ``_PERMANENT_TRANSPORT_ERRORS`` are not.
+    """
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request timed out: {exc!r}", request_id=request_id)
+    if isinstance(exc, _PERMANENT_TRANSPORT_ERRORS):
+        error = APIConnectionError(f"request failed: {exc!r}", request_id=request_id)
+        error.retryable = False
+        return error
     return APIConnectionError(f"connection failed: {exc!r}", request_id=request_id)
 
 
