@@ -70,7 +70,7 @@ def _warn_without_keepalive(http_client: httpx.Client | httpx.AsyncClient) -> No
         "the httpx client given to streamsafe has no TCP keep-alive; long requests may die "
         "on idle network paths. Build it with transport=streamsafe.keepalive_transport().",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=3,  # 1: here, 2: the client's __init__, 3: the caller building the client
     )
 
 
