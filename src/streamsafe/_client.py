@@ -29,7 +29,7 @@ from typing import Any, Literal, TypeVar, overload
 import anyio
 import httpx
 
-from ._errors import APIError, RequestTooLargeError, error_from_response
+from ._errors import APIError, AuthenticationError, RequestTooLargeError, error_from_response
 from ._events import Message, TokenCount
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, transport_error
@@ -80,6 +80,24 @@ def _redact(api_key: str | None) -> str:
     return f"'{api_key[:7]}…'" if len(api_key) > 16 else "'…'"
 
 
+def _check_api_key(api_key: str) -> None:
+    """Refuse, before sending, a key httpx could not send as a header.
+
+    httpx would fail on it with an error quoting the header value (the key)
+    in its message; this one never shows the key.
+    """
+    if api_key == api_key.strip() and api_key.isascii() and api_key.isprintable():
+        return
+    raise AuthenticationError(
+        "the API key contains surrounding whitespace, control or non-ASCII characters "
+        "(a stray newline from a file?) and cannot be sent in an HTTP header; nothing was sent",
+        status_code=401,
+        http_status=0,
+        error_type="authentication_error",
+        retryable=False,
+    )
+
+
 def size_limit(path: str) -> int | None:
     """The documented request-size limit for an endpoint path, if any."""
     for prefix, limit in REQUEST_SIZE_LIMITS.items():
@@ -117,6 +135,7 @@ class _ClientConfig:
             "user-agent": f"streamsafe/{_version} (python; httpx {httpx.__version__})",
         }
         if self.api_key:
+            _check_api_key(self.api_key)
             headers["x-api-key"] = self.api_key
         headers.update(self.default_headers)
         if extra:
