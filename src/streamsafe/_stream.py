@@ -11,6 +11,14 @@ accumulator and decides every failure:
   :class:`~streamsafe.IncompleteStreamError` — never a silent partial
   "final" message.
 
+Once ``message_stop`` has arrived the message is complete, and nothing that
+happens afterwards turns it into a failure: the rest of the body is read so
+the connection can be reused, but an error event, a reset, a timeout or stray
+bytes after ``message_stop`` end the iteration normally (and are logged on the
+``streamsafe`` logger). The async stream waits at most
+:data:`AFTER_STOP_GRACE` seconds for the end of the body; the sync one at
+most the read timeout (a blocking read cannot be cut short).
+
 Events read ahead by :meth:`AsyncMessageStream._prefetch` (used by the
 client's retries: ``message_start`` and pings are held back until the first
 content block starts) are replayed to the caller in order, so a retried stream
@@ -19,6 +27,7 @@ looks like one clean stream.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
@@ -30,7 +39,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from ._accumulate import MessageAccumulator
-from ._errors import APIError, IncompleteStreamError
+from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
@@ -48,6 +57,7 @@ from ._sse import (
 )
 
 __all__ = [
+    "AFTER_STOP_GRACE",
     "AsyncMessageStream",
     "MessageStream",
     "aconnect_message_stream",
@@ -56,6 +66,11 @@ __all__ = [
     "open_message_stream",
 ]
 
+#: Seconds an async stream waits, after ``message_stop``, for the end of the body.
+AFTER_STOP_GRACE = 0.5
+
+logger = logging.getLogger("streamsafe")
+
 
 class _MessageCore:
     """The decisions of a message stream, free of I/O."""
@@ -63,6 +78,21 @@ class _MessageCore:
     def __init__(self, request_id: str | None) -> None:
         self.accumulator = MessageAccumulator(request_id=request_id)
         self.held: deque[StreamEvent] = deque()
+        #: Iteration is over: the body ended, or something after message_stop ended it.
+        self.over = False
+        #: When an async stream stops waiting for the end of the body (set at message_stop).
+        self.stop_deadline: float | None = None
+
+    def after_stop(self, exc: APIError | None) -> None:
+        """Something ended the body after message_stop: the message is complete anyway."""
+        self.over = True
+        if exc is None:
+            what = f"the body did not end within {AFTER_STOP_GRACE:g} s"
+            what += f" (request_id={self.accumulator.request_id})"
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        level = logging.WARNING if isinstance(exc, APIStatusError) else logging.DEBUG
+        logger.log(level, "ignored after message_stop (the message is complete): %s", what)
 
     def on_sse(self, sse: ServerSentEvent) -> StreamEvent:
         try:
@@ -173,6 +203,8 @@ class AsyncMessageStream(_MessageStreamBase):
 
     async def _read_event(self) -> StreamEvent:
         core = self._core
+        if core.accumulator.done:
+            return await self._read_after_stop()
         try:
             sse = await self._source.__anext__()
         except StopAsyncIteration:
@@ -182,6 +214,23 @@ class AsyncMessageStream(_MessageStreamBase):
             core.fail(exc)
             raise
         return core.on_sse(sse)
+
+    async def _read_after_stop(self) -> StreamEvent:
+        core = self._core
+        if not core.over:
+            if core.stop_deadline is None:
+                core.stop_deadline = anyio.current_time() + AFTER_STOP_GRACE
+            with anyio.CancelScope(deadline=core.stop_deadline):
+                try:
+                    return core.on_sse(await self._source.__anext__())
+                except StopAsyncIteration:
+                    core.over = True
+                    raise
+                except APIError as exc:
+                    core.after_stop(exc)
+                    raise StopAsyncIteration from None
+            core.after_stop(None)
+        raise StopAsyncIteration
 
     async def _prefetch(self) -> None:
         """Read ahead up to the first content block start; hold what was read."""
@@ -267,6 +316,8 @@ class MessageStream(_MessageStreamBase):
 
     def _read_event(self) -> StreamEvent:
         core = self._core
+        if core.accumulator.done:
+            return self._read_after_stop()
         try:
             sse = next(self._source)
         except StopIteration:
@@ -276,6 +327,19 @@ class MessageStream(_MessageStreamBase):
             core.fail(exc)
             raise
         return core.on_sse(sse)
+
+    def _read_after_stop(self) -> StreamEvent:
+        core = self._core
+        if core.over:
+            raise StopIteration
+        try:
+            return core.on_sse(next(self._source))
+        except StopIteration:
+            core.over = True
+            raise
+        except APIError as exc:
+            core.after_stop(exc)
+            raise StopIteration from None
 
     def _prefetch(self) -> None:
         """Read ahead up to the first content block start; hold what was read."""
