@@ -29,7 +29,14 @@ from typing import Any, Literal, TypeVar, overload
 import anyio
 import httpx
 
-from ._errors import APIError, AuthenticationError, RequestTooLargeError, error_from_response
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    RequestTooLargeError,
+    UnexpectedContentTypeError,
+    error_from_response,
+)
 from ._events import Message, TokenCount
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, transport_error
@@ -59,6 +66,7 @@ REQUEST_SIZE_LIMITS: dict[str, int] = {
 }
 
 _warned_no_keepalive = False
+_BODY_EXCERPT = 300
 
 
 def _warn_without_keepalive(http_client: httpx.Client | httpx.AsyncClient) -> None:
@@ -193,7 +201,27 @@ def _json_result(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise error_from_response(response) from None
+        raise _unreadable_json(response) from None
+
+
+def _unreadable_json(response: httpx.Response) -> APIError:
+    """The error for a 2xx whose body is not JSON (a 200 is not an ``APIStatusError``).
+
+    Labelled as something else (a proxy's or a portal's page): the content
+    type is wrong, as for a stream. Labelled JSON but unreadable or empty:
+    the body was cut short, a connection error (retryable).
+    """
+    content_type = response.headers.get("content-type") or "(none)"
+    request_id = response.headers.get("request-id")
+    excerpt = " ".join(response.text.split())[:_BODY_EXCERPT] or "(empty body)"
+    what = f"HTTP {response.status_code} with content-type {content_type}: {excerpt}"
+    if "json" not in content_type.split(";", 1)[0].lower():
+        return UnexpectedContentTypeError(
+            f"expected a JSON response, got {what}", request_id=request_id
+        )
+    return APIConnectionError(
+        f"the JSON response is cut short or unreadable, got {what}", request_id=request_id
+    )
 
 
 _T = TypeVar("_T")
