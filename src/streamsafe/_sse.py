@@ -8,6 +8,10 @@ before a single event is read:
 * a 2xx that is not ``text/event-stream``: :class:`UnexpectedContentTypeError`
   showing the start of the body.
 
+Such a body is read only up to :data:`MAX_REJECTED_BODY_BYTES` (a proxy's
+error page or a misrouted download can be any size); ``error.response.content``
+holds what was read.
+
 While iterating, an ``event: error`` — or a data-only frame whose JSON is
 ``{"type": "error", ...}`` (a proxy stripped the ``event:`` line) — raises the
 typed error its ``error.type`` maps to, the same class the matching HTTP status
@@ -22,9 +26,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -43,6 +47,7 @@ from ._errors import (
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
+    "MAX_REJECTED_BODY_BYTES",
     "AsyncEventSource",
     "EventSource",
     "aconnect_events",
@@ -52,6 +57,8 @@ __all__ = [
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 _BODY_EXCERPT = 300
+#: Most bytes read from a response that is rejected (error status, not an event stream).
+MAX_REJECTED_BODY_BYTES = 256 * 1024
 
 
 def _request_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +78,41 @@ def _is_event_stream(response: httpx.Response) -> bool:
 def _is_rejected(response: httpx.Response) -> bool:
     """An error status or a non-SSE body: read it and raise :func:`_rejection`."""
     return not response.is_success or not _is_event_stream(response)
+
+
+async def _aread_rejected(response: httpx.Response) -> None:
+    """Read the start of a rejected body (at most MAX_REJECTED_BODY_BYTES) as its content."""
+    body = bytearray()
+    # httpx's iterators are generators: close this one rather than leave it to the GC.
+    chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+    try:
+        async for chunk in chunks:
+            body += chunk
+            if len(body) >= MAX_REJECTED_BODY_BYTES:
+                break
+    finally:
+        await chunks.aclose()
+    _keep_content(response, body)
+
+
+def _read_rejected(response: httpx.Response) -> None:
+    """Sync twin of :func:`_aread_rejected`."""
+    body = bytearray()
+    chunks = cast("Generator[bytes, None, None]", response.iter_bytes())
+    try:
+        for chunk in chunks:
+            body += chunk
+            if len(body) >= MAX_REJECTED_BODY_BYTES:
+                break
+    finally:
+        chunks.close()
+    _keep_content(response, body)
+
+
+def _keep_content(response: httpx.Response, body: bytearray) -> None:
+    # What Response.aread() does once it has the whole body: .content and
+    # .text then work as usual, showing the part that was read.
+    response._content = bytes(body[:MAX_REJECTED_BODY_BYTES])
 
 
 def _rejection(response: httpx.Response) -> APIError:
@@ -359,7 +401,7 @@ async def aconnect_events(
     try:
         if _is_rejected(response):
             try:
-                await response.aread()
+                await _aread_rejected(response)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response.headers.get("request-id")) from exc
             raise _rejection(response)
@@ -391,7 +433,7 @@ def connect_events(
     try:
         if _is_rejected(response):
             try:
-                response.read()
+                _read_rejected(response)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response.headers.get("request-id")) from exc
             raise _rejection(response)
