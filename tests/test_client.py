@@ -260,7 +260,9 @@ def sfail(client: Client, emu: Emulator, spec: str, how: How) -> Failure:
 async def test_in_stream_error_event_raises_its_class(
     emu: Emulator, expected_partial: str, error_type: str
 ) -> None:
-    async with aclient(emu) as client:
+    # max_retries=0: create() would retry a retryable error even after content
+    # (see test_client_retries.py); this test is about the mapping.
+    async with aclient(emu, max_retries=0) as client:
         for how in HOWS:
             failure = await afail(client, emu, f"error:{error_type}@{AFTER_CONTENT}", how)
             assert isinstance(failure.error, APIStatusError)
@@ -272,7 +274,7 @@ async def test_in_stream_error_event_raises_its_class(
 def test_sync_in_stream_error_event_raises_its_class(
     emu: Emulator, expected_partial: str, error_type: str
 ) -> None:
-    with sclient(emu) as client:
+    with sclient(emu, max_retries=0) as client:
         for how in HOWS:
             failure = sfail(client, emu, f"error:{error_type}@{AFTER_CONTENT}", how)
             assert isinstance(failure.error, APIStatusError)
@@ -377,8 +379,18 @@ def check_transport_fault(
         assert failure.received == (partial_text if how == "stream" else "")
 
 
-#: Faults a client retries (they strike before content): tested with max_retries=0.
-RETRIED_FAULTS = frozenset({"html:502", "empty:500", "empty_200"})
+#: Faults a client retries when they strike before content — and, through
+#: create(), after content too: tested with max_retries=0.
+RETRIED_FAULTS = frozenset(
+    {
+        "html:502",
+        "empty:500",
+        "empty_200",
+        f"truncate@{AFTER_CONTENT}",
+        f"reset@{AFTER_CONTENT}",
+        f"stall@{AFTER_CONTENT};seconds=5",
+    }
+)
 TRANSPORT_FAULTS = [
     "html:413",
     "html:502",

@@ -370,13 +370,56 @@ def test_sync_stream_failing_after_content_is_not_retried(
 
 def test_sync_stream_pinging_after_content_raises_idle_timeout(emu: Emulator) -> None:
     emu.push_fault(f"stall_pings@{AFTER_CONTENT};seconds=5;every=0.05", times=5)
-    with sclient(emu, stream_idle_timeout=0.2) as client:
+    with sclient(emu, stream_idle_timeout=0.2, max_retries=0) as client:
         start = time.monotonic()
         with pytest.raises(StreamIdleTimeoutError) as info:
             client.messages.create(**params())
         assert time.monotonic() - start < 1.5
     assert info.value.partial_message is not None
     assert len(emu.requests) == 1
+
+
+CREATE_RETRIED_AFTER_CONTENT = [
+    f"error:overloaded_error@{AFTER_CONTENT}",
+    f"truncate@{AFTER_CONTENT}",
+    f"reset@{AFTER_CONTENT}",
+]
+
+
+@pytest.mark.parametrize("spec", CREATE_RETRIED_AFTER_CONTENT)
+async def test_create_retries_after_content_and_starts_over(
+    emu: Emulator, retry_log: pytest.LogCaptureFixture, spec: str
+) -> None:
+    # create() hands over nothing before the message is complete: a retryable
+    # failure mid-stream starts the request over, invisibly.
+    async with aclient(emu) as client:
+        clean = await client.messages.create(**params())
+        emu.clear()
+        emu.push_fault(spec, times=1)
+        message = await client.messages.create(**params())
+    assert len(emu.requests) == 2
+    assert len(retry_records(retry_log)) == 1
+    assert message.text == clean.text
+    assert message.stop_reason == clean.stop_reason
+
+
+async def test_create_after_content_gives_up_with_the_last_partial(emu: Emulator) -> None:
+    emu.push_fault(f"error:overloaded_error@{AFTER_CONTENT}", times=5)
+    async with aclient(emu, max_retries=2) as client:
+        with pytest.raises(OverloadedError) as info:
+            await client.messages.create(**params())
+    assert len(emu.requests) == 3
+    assert info.value.partial_message is not None
+    assert info.value.partial_message.text
+    assert info.value.request_id == emu.requests[-1].request_id
+
+
+def test_sync_create_retries_after_content(emu: Emulator) -> None:
+    with sclient(emu) as client:
+        emu.push_fault(f"error:overloaded_error@{AFTER_CONTENT}", times=1)
+        message = client.messages.create(**params())
+    assert len(emu.requests) == 2
+    assert message.stop_reason is not None
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Retries happen only while the caller has received nothing: a stream is read
 ahead up to its first ``content_block_start`` (``message_start`` and pings are
 held back) before it is handed over, so a stream that fails before content is
 retried invisibly, and one that fails after content raises with its partial
-message — it is never continued or duplicated.
+message — it is never continued or duplicated. ``create()`` without
+``stream=True`` hands over nothing before the message is complete, so it
+retries a retryable failure at any point of the stream, starting over.
 
 The async and sync clients share :class:`_ClientConfig` (headers, URLs, the
 request-size preflight, the retry policy); each side only does its own I/O.
@@ -307,11 +309,9 @@ class AsyncMessages:
         return the final :class:`Message`: the drop-in for long requests.
         """
         request = self._client._config.stream_request(dict(params), extra_headers)
-        opened = await self._client._open_stream(request)
         if stream:
-            return opened
-        async with opened:
-            return await opened.get_final_message()
+            return await self._client._open_stream(request)
+        return await self._client._create(request)
 
     async def count_tokens(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
@@ -402,6 +402,16 @@ class AsyncClient:
 
         return await _aretry(self._config, "POST /v1/messages (stream)", attempt)
 
+    async def _create(self, request: dict[str, Any]) -> Message:
+        # Nothing reaches the caller before the message is complete, so a
+        # retryable failure is retried at any point: the request starts over,
+        # nothing is continued or duplicated.
+        async def attempt() -> Message:
+            async with await aopen_message_stream(self._http, **request) as stream:
+                return await stream.get_final_message()
+
+        return await _aretry(self._config, "POST /v1/messages", attempt)
+
     async def _json(self, request: dict[str, Any]) -> Any:
         async def attempt() -> Any:
             try:
@@ -485,11 +495,9 @@ class Messages:
     ) -> Message | MessageStream:
         """Create a message; see :meth:`AsyncMessages.create`."""
         request = self._client._config.stream_request(dict(params), extra_headers)
-        opened = self._client._open_stream(request)
         if stream:
-            return opened
-        with opened:
-            return opened.get_final_message()
+            return self._client._open_stream(request)
+        return self._client._create(request)
 
     def count_tokens(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
@@ -568,6 +576,13 @@ class Client:
             return stream
 
         return _retry(self._config, "POST /v1/messages (stream)", attempt)
+
+    def _create(self, request: dict[str, Any]) -> Message:
+        def attempt() -> Message:
+            with open_message_stream(self._http, **request) as stream:
+                return stream.get_final_message()
+
+        return _retry(self._config, "POST /v1/messages", attempt)
 
     def _json(self, request: dict[str, Any]) -> Any:
         def attempt() -> Any:
