@@ -3,16 +3,24 @@
 The server (:func:`serve`) runs in its own process: a minimal HTTP/1.1 server on
 a raw asyncio protocol that answers every request, on every keep-alive
 connection, with the same pre-built response — headers plus a chunked
-``text/event-stream`` body of ``events`` events cut in 16 KiB chunks. It does
-no per-request work besides one ``write``, so the client side is what gets
-measured.
+``text/event-stream`` body of ``events`` events. Two modes:
+
+* ``bulk`` — the body cut in 16 KiB chunks, written with one ``write``: the
+  server does no per-request work, the client reads as fast as it can parse
+  (reads of up to 64 KiB), so the client's parsing is what gets measured;
+* ``event`` — every event is its own HTTP chunk and its own ``write``, and the
+  server yields to its event loop after each one, as an upstream that flushes
+  every event does (the real API does; so does a Starlette/uvicorn
+  ``StreamingResponse``). The client then reads a few events at a time, and
+  its per-read costs show. The server, on the same machine, may be what
+  limits events/s in this mode: compare *CPU seconds per million events*.
 
 The clients (:func:`run_clients`) open ``streams`` streams concurrently on one
 asyncio event loop and record wall time and the client process's CPU time
 (``time.process_time()``; the server's CPU is in another process and not
 counted). Every stream's final text is checked against the expected text.
 
-Run as a script to start a server: ``python bench_loopback.py serve EVENTS``
+Run as a script to start a server: ``python bench_loopback.py serve EVENTS MODE``
 prints ``PORT <n>`` and serves until its stdin closes.
 """
 
@@ -25,6 +33,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +41,14 @@ from typing import Any
 
 import httpx
 import httpx_sse
-from bench_workloads import CHUNK_SIZE, FRAMING_EVENTS, MODEL, stream_body, text_deltas
+from bench_workloads import (
+    CHUNK_SIZE,
+    FRAMING_EVENTS,
+    MODEL,
+    stream_body,
+    text_deltas,
+    text_events,
+)
 
 import streamsafe
 
@@ -42,7 +58,7 @@ HERE = Path(__file__).resolve().parent
 # defaults (1,000 connections); the plain httpx client gets the same, so the
 # comparison is about the pool, not about a queue in front of it.
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-TIMEOUT = httpx.Timeout(600.0, connect=30.0)
+TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 
 
 # ---------------------------------------------------------------------------
@@ -50,33 +66,68 @@ TIMEOUT = httpx.Timeout(600.0, connect=30.0)
 # ---------------------------------------------------------------------------
 
 
-def _response_bytes(events: int) -> bytes:
-    body = stream_body("text", events - FRAMING_EVENTS)
-    pieces = [
-        b"HTTP/1.1 200 OK\r\n"
-        b"content-type: text/event-stream\r\n"
-        b"cache-control: no-cache\r\n"
-        b"request-id: req_bench_loopback\r\n"
-        b"transfer-encoding: chunked\r\n\r\n"
-    ]
-    for start in range(0, len(body), CHUNK_SIZE):
-        chunk = body[start : start + CHUNK_SIZE]
-        pieces.append(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-    pieces.append(b"0\r\n\r\n")
-    return b"".join(pieces)
+BULK = "bulk"
+PER_EVENT = "event"
+MODES = (BULK, PER_EVENT)
+
+_HEAD = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"content-type: text/event-stream\r\n"
+    b"cache-control: no-cache\r\n"
+    b"request-id: req_bench_loopback\r\n"
+    b"transfer-encoding: chunked\r\n\r\n"
+)
+
+
+def _chunked(piece: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(piece), piece)
+
+
+def _response_writes(events: int, mode: str) -> list[bytes]:
+    """The writes that make up one response: one in bulk mode, one per event otherwise."""
+    if mode == BULK:
+        body = stream_body("text", events - FRAMING_EVENTS)
+        chunks = (body[i : i + CHUNK_SIZE] for i in range(0, len(body), CHUNK_SIZE))
+        return [_HEAD + b"".join(map(_chunked, chunks)) + b"0\r\n\r\n"]
+    writes = [_chunked(event) for event in text_events(events - FRAMING_EVENTS)]
+    writes[0] = _HEAD + writes[0]
+    writes[-1] += b"0\r\n\r\n"
+    return writes
+
+
+@dataclass
+class _Stats:
+    """Connections accepted and streams served since the last ``GET /stats``."""
+
+    connections: int = 0
+    streams: int = 0
+
+    def take(self) -> bytes:
+        body = json.dumps({"connections": self.connections, "streams": self.streams}).encode()
+        self.connections = self.streams = 0
+        return (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body)
+        )
 
 
 class _Server(asyncio.Protocol):
-    """Answers each complete request (headers + content-length body) with ``response``."""
+    """Answers each complete request (headers + content-length body) with ``response``.
 
-    def __init__(self, response: bytes) -> None:
-        self._response = response
+    ``GET /stats`` answers (and resets) the connection and stream counts instead.
+    """
+
+    def __init__(self, writes: list[bytes], stats: _Stats, tasks: set[Any]) -> None:
+        self._writes = writes
+        self._stats = stats
+        self._tasks = tasks
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._stats.connections += 1
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -93,16 +144,37 @@ class _Server(asyncio.Protocol):
             total = end + 4 + length
             if len(buffer) < total:
                 return
+            is_stats = buffer.startswith(b"GET /stats ")
             del buffer[:total]
-            if self._transport is not None:
-                self._transport.write(self._response)
+            if self._transport is None:
+                return
+            if is_stats:
+                self._transport.write(self._stats.take())
+                continue
+            self._stats.streams += 1
+            if len(self._writes) == 1:
+                self._transport.write(self._writes[0])
+            else:
+                task = asyncio.get_running_loop().create_task(self._trickle(self._transport))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _trickle(self, transport: asyncio.Transport) -> None:
+        """Write the response one event at a time, yielding to the loop after each."""
+        for piece in self._writes:
+            if transport.is_closing():
+                return
+            transport.write(piece)
+            await asyncio.sleep(0)
 
 
-async def _serve(events: int) -> None:
-    response = _response_bytes(events)
+async def _serve(events: int, mode: str) -> None:
+    writes = _response_writes(events, mode)
+    stats = _Stats()
+    tasks: set[Any] = set()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Server(response), "127.0.0.1", 0, backlog=4096, reuse_address=True
+        lambda: _Server(writes, stats, tasks), "127.0.0.1", 0, backlog=4096, reuse_address=True
     )
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
@@ -111,20 +183,34 @@ async def _serve(events: int) -> None:
     server.close()
 
 
-def serve(events: int) -> None:
-    asyncio.run(_serve(events))
+def serve(events: int, mode: str = BULK) -> None:
+    asyncio.run(_serve(events, mode))
+
+
+def server_stats(url: str) -> dict[str, int]:
+    """Connections accepted and streams served since the previous call (then reset)."""
+    with urllib.request.urlopen(url + "/stats", timeout=30) as response:
+        stats: dict[str, int] = json.loads(response.read())
+    return stats
 
 
 class ServerProcess:
     """A loopback server in a child process (``with ServerProcess(events) as url``)."""
 
-    def __init__(self, events: int) -> None:
+    def __init__(self, events: int, mode: str = BULK) -> None:
         self.events = events
+        self.mode = mode
         self._process: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> str:
         self._process = subprocess.Popen(
-            [sys.executable, str(HERE / "bench_loopback.py"), "serve", str(self.events)],
+            [
+                sys.executable,
+                str(HERE / "bench_loopback.py"),
+                "serve",
+                str(self.events),
+                self.mode,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -185,6 +271,8 @@ class LoopbackResult:
     errors: int
     wrong: int
     first_error: str | None = None
+    #: TCP connections the server accepted during the run (warm-up included).
+    connections: int | None = None
 
     @property
     def events_per_second(self) -> float:
@@ -204,14 +292,16 @@ async def _gather(
     return len(errors), wrong, (repr(errors[0]) if errors else None)
 
 
-async def _run(implementation: str, url: str, streams: int, events: int) -> LoopbackResult:
-    expected = "".join(text_deltas(events - FRAMING_EVENTS))
+Consume = Callable[[], Awaitable[str]]
+Close = Callable[[], Awaitable[None]]
+
+
+def _contestant(implementation: str, url: str) -> tuple[Consume, Close, str]:
+    """A fresh client for ``implementation``: consume one stream, close, description."""
     endpoint = url + "/v1/messages"
-    closers: list[Callable[[], Awaitable[None]]] = []
 
     if implementation == LOOPBACK_STREAMSAFE:
         client, description = streamsafe_client()
-        closers.append(client.aclose)
 
         async def one() -> str:
             async with streamsafe.aconnect_message_stream(
@@ -220,10 +310,10 @@ async def _run(implementation: str, url: str, streams: int, events: int) -> Loop
                 message = await stream.get_final_message()
             return message.text
 
-    elif implementation == LOOPBACK_FLOOR:
+        return one, client.aclose, description
+
+    if implementation == LOOPBACK_FLOOR:
         plain = httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT)
-        description = "httpx.AsyncClient(limits=1000 connections)"
-        closers.append(plain.aclose)
 
         async def one() -> str:
             pieces: list[str] = []
@@ -235,12 +325,12 @@ async def _run(implementation: str, url: str, streams: int, events: int) -> Loop
                         pieces.append(payload["delta"]["text"])
             return "".join(pieces)
 
-    elif implementation == LOOPBACK_SDK:
+        return one, plain.aclose, "httpx.AsyncClient(limits=1000 connections)"
+
+    if implementation == LOOPBACK_SDK:
         import anthropic
 
         sdk = anthropic.AsyncAnthropic(api_key="sk-bench", base_url=url, max_retries=0)
-        description = "AsyncAnthropic default client (httpx2, 1000 connections)"
-        closers.append(sdk.close)
 
         async def one() -> str:
             async with sdk.messages.stream(
@@ -249,20 +339,30 @@ async def _run(implementation: str, url: str, streams: int, events: int) -> Loop
                 message = await stream.get_final_message()
             return "".join(block.text for block in message.content if block.type == "text")
 
-    else:
-        raise ValueError(f"unknown implementation {implementation!r}")
+        return one, sdk.close, "AsyncAnthropic default client (httpx2, 1000 connections)"
 
+    raise ValueError(f"unknown implementation {implementation!r}")
+
+
+async def _run(implementation: str, url: str, streams: int, events: int) -> LoopbackResult:
+    expected = "".join(text_deltas(events - FRAMING_EVENTS))
+    # Warm up on a throw-away client (imports, code paths), then measure on a
+    # fresh one: idle connections left in a warm httpcore pool change how it
+    # assigns a burst of requests, and the burst is what is measured here.
+    one, close, description = _contestant(implementation, url)
     try:
-        # Warm up: imports, first connection, code paths.
         await _gather(2, one, expected)
+    finally:
+        await close()
+    one, close, description = _contestant(implementation, url)
+    try:
         gc.collect()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         errors, wrong, first_error = await _gather(streams, one, expected)
         seconds = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
     finally:
-        for close in closers:
-            await close()
+        await close()
     return LoopbackResult(
         implementation=implementation,
         client=description,
@@ -310,16 +410,28 @@ def run_client_subprocess(
     return LoopbackResult(**data)
 
 
+def run_measured(
+    implementation: str, url: str, streams: int, events: int, timeout: float
+) -> LoopbackResult | str:
+    """:func:`run_client_subprocess`, plus the number of connections the server saw."""
+    server_stats(url)  # reset the counters
+    result = run_client_subprocess(implementation, url, streams, events, timeout)
+    stats = server_stats(url)
+    if not isinstance(result, str):
+        result.connections = stats["connections"] - 1  # minus the /stats request's own
+    return result
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
-        serve(int(argv[1]))
+        serve(int(argv[1]), argv[2] if len(argv) > 2 else BULK)
         return 0
     if argv[:1] == ["client"]:
         implementation, url, streams, events = argv[1], argv[2], int(argv[3]), int(argv[4])
         result = run_clients(implementation, url, streams, events)
         print(json.dumps(result.__dict__))
         return 0
-    print("usage: bench_loopback.py serve EVENTS | client IMPL URL STREAMS EVENTS")
+    print("usage: bench_loopback.py serve EVENTS [bulk|event] | client IMPL URL STREAMS EVENTS")
     return 2
 
 

@@ -87,6 +87,7 @@ class Config:
     streams: int
     stream_events: int
     loopback_timeout: float
+    loopback_modes: tuple[str, ...]  # server modes (bench_loopback.BULK / PER_EVENT)
 
 
 FULL = Config(
@@ -103,6 +104,7 @@ FULL = Config(
     streams=1000,
     stream_events=2000,
     loopback_timeout=900.0,
+    loopback_modes=(lb.BULK, lb.PER_EVENT),
 )
 QUICK = Config(
     name="quick",
@@ -118,6 +120,7 @@ QUICK = Config(
     streams=100,
     stream_events=2000,
     loopback_timeout=300.0,
+    loopback_modes=(lb.BULK, lb.PER_EVENT),
 )
 SMOKE = Config(
     name="smoke",
@@ -133,6 +136,7 @@ SMOKE = Config(
     streams=4,
     stream_events=200,
     loopback_timeout=120.0,
+    loopback_modes=(lb.BULK,),
 )
 
 IMPLEMENTATIONS = (im.STREAMSAFE, im.STREAMSAFE_TEXT, im.SDK, im.HTTPX_SSE, im.FLOOR)
@@ -174,8 +178,8 @@ class Report:
     config: Config
     rows: list[Row] = field(default_factory=list)
     memory: list[dict[str, Any]] = field(default_factory=list)
-    loopback: list[lb.LoopbackResult | str] = field(default_factory=list)
-    loopback_labels: list[str] = field(default_factory=list)
+    #: (server mode, implementation, result or the reason there is none)
+    loopback: list[tuple[str, str, lb.LoopbackResult | str]] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
 
@@ -423,32 +427,45 @@ def measure_memory(report: Report, log: Any) -> None:
 
 def measure_loopback(report: Report, log: Any) -> None:
     config = report.config
-    log(
-        f"concurrency workload ({config.streams:,} streams x {config.stream_events:,} events, "
-        "loopback TCP, server in its own process, each client in a fresh process)"
-    )
-    with lb.ServerProcess(config.stream_events) as url:
-        for implementation in (lb.LOOPBACK_STREAMSAFE, lb.LOOPBACK_FLOOR, lb.LOOPBACK_SDK):
-            result = lb.run_client_subprocess(
-                implementation, url, config.streams, config.stream_events, config.loopback_timeout
-            )
-            report.loopback.append(result)
-            report.loopback_labels.append(implementation)
-            if isinstance(result, str):
-                log(f"  {implementation:<38} {result}")
-                if implementation != lb.LOOPBACK_SDK or not result.startswith("n/a"):
-                    report.mismatches.append(f"concurrency {implementation}: {result}")
-                continue
-            log(
-                f"  {implementation:<38} {result.seconds:8.2f} s "
-                f"{result.events_per_second:10,.0f} events/s "
-                f"{result.cpu_per_million:6.2f} CPU s/M events  errors {result.errors}"
-            )
-            if result.errors or result.wrong:
-                report.mismatches.append(
-                    f"concurrency {implementation}: {result.errors} failed and {result.wrong} "
-                    f"wrong streams of {result.streams} (first error: {result.first_error})"
+    for mode in config.loopback_modes:
+        log(
+            f"concurrency workload ({config.streams:,} streams x {config.stream_events:,} "
+            f"events, loopback TCP, {mode!r} server in its own process, each client in a "
+            "fresh process)"
+        )
+        with lb.ServerProcess(config.stream_events, mode) as url:
+            for implementation in (lb.LOOPBACK_STREAMSAFE, lb.LOOPBACK_FLOOR, lb.LOOPBACK_SDK):
+                result = lb.run_measured(
+                    implementation,
+                    url,
+                    config.streams,
+                    config.stream_events,
+                    config.loopback_timeout,
                 )
+                report.loopback.append((mode, implementation, result))
+                _log_loopback(report, log, mode, implementation, result)
+
+
+def _log_loopback(
+    report: Report, log: Any, mode: str, implementation: str, result: lb.LoopbackResult | str
+) -> None:
+    where = f"concurrency ({mode} server) {implementation}"
+    if isinstance(result, str):
+        log(f"  {implementation:<38} {result}")
+        if implementation != lb.LOOPBACK_SDK or not result.startswith("n/a"):
+            report.mismatches.append(f"{where}: {result}")
+        return
+    log(
+        f"  {implementation:<38} {result.seconds:8.2f} s "
+        f"{result.events_per_second:10,.0f} events/s "
+        f"{result.cpu_per_million:6.2f} CPU s/M events  errors {result.errors}  "
+        f"connections {result.connections}"
+    )
+    if result.errors or result.wrong:
+        report.mismatches.append(
+            f"{where}: {result.errors} failed and {result.wrong} wrong streams of "
+            f"{result.streams} (first error: {result.first_error})"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -530,38 +547,39 @@ def memory_table(report: Report) -> list[str]:
     return lines
 
 
-def _loopback_result(report: Report, label: str) -> lb.LoopbackResult | None:
-    for name, result in zip(report.loopback_labels, report.loopback, strict=True):
-        if name == label and not isinstance(result, str):
+def _loopback_result(report: Report, mode: str, label: str) -> lb.LoopbackResult | None:
+    for entry_mode, name, result in report.loopback:
+        if (entry_mode, name) == (mode, label) and not isinstance(result, str):
             return result
     return None
 
 
 def loopback_table(report: Report) -> list[str]:
     lines = [
-        "| implementation | client | streams x events | seconds | events/s | "
-        "CPU s per M events | vs SDK | vs floor | failed streams |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| server | implementation | client | seconds | events/s | CPU s per M events "
+        "| vs SDK (events/s) | vs floor (events/s) | vs floor (CPU) | failed streams "
+        "| connections |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    sdk = _loopback_result(report, lb.LOOPBACK_SDK)
-    floor = _loopback_result(report, lb.LOOPBACK_FLOOR)
-    config = report.config
-    for label, result in zip(report.loopback_labels, report.loopback, strict=True):
+    for mode, label, result in report.loopback:
         if isinstance(result, str):
             lines.append(
-                f"| {label} | | {config.streams:,} x {config.stream_events:,} "
-                f"| {result} | n/a | n/a | n/a | n/a | n/a |"
+                f"| {mode} | {label} | | {result} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |"
             )
             continue
+        sdk = _loopback_result(report, mode, lb.LOOPBACK_SDK)
+        floor = _loopback_result(report, mode, lb.LOOPBACK_FLOOR)
         vs_sdk = result.events_per_second / sdk.events_per_second if sdk else None
         vs_floor = result.events_per_second / floor.events_per_second if floor else None
+        cpu_vs_floor = floor.cpu_per_million / result.cpu_per_million if floor else None
         lines.append(
-            f"| {label} | {result.client} | {result.streams:,} x {config.stream_events:,} "
+            f"| {mode} | {label} | {result.client} "
             f"| {result.seconds:.2f} | {result.events_per_second:,.0f} "
             f"| {result.cpu_per_million:.2f} "
             f"| {'—' if label == lb.LOOPBACK_SDK else _fmt_ratio(vs_sdk)} "
             f"| {'—' if label == lb.LOOPBACK_FLOOR else _fmt_ratio(vs_floor)} "
-            f"| {result.errors + result.wrong} |"
+            f"| {'—' if label == lb.LOOPBACK_FLOOR else _fmt_ratio(cpu_vs_floor)} "
+            f"| {result.errors + result.wrong} | {result.connections} |"
         )
     return lines
 
@@ -657,14 +675,18 @@ def targets(report: Report) -> list[str]:
             + f" the final text (target ≤ 3x): {_verdict(worst <= 3)}"
         )
 
-    ours_lb = _loopback_result(report, lb.LOOPBACK_STREAMSAFE)
-    floor_lb = _loopback_result(report, lb.LOOPBACK_FLOOR)
-    sdk_lb = _loopback_result(report, lb.LOOPBACK_SDK)
-    if ours_lb and floor_lb:
+    for mode in config.loopback_modes:
+        ours_lb = _loopback_result(report, mode, lb.LOOPBACK_STREAMSAFE)
+        floor_lb = _loopback_result(report, mode, lb.LOOPBACK_FLOOR)
+        sdk_lb = _loopback_result(report, mode, lb.LOOPBACK_SDK)
+        if not (ours_lb and floor_lb):
+            continue
         vs_floor = ours_lb.events_per_second / floor_lb.events_per_second
+        cpu_vs_floor = floor_lb.cpu_per_million / ours_lb.cpu_per_million
         text = (
-            f"4. Concurrency, {config.streams:,} streams: streamsafe {vs_floor:.2f}x the floor's "
-            "events/s (target ≥ 2.5x)"
+            f"4. Concurrency, {config.streams:,} streams, {mode} server: streamsafe "
+            f"{vs_floor:.2f}x the floor's events/s (target ≥ 2.5x; the floor's CPU per "
+            f"event ÷ streamsafe's: {cpu_vs_floor:.2f})"
         )
         ok = vs_floor >= 2.5 and not ours_lb.errors and not ours_lb.wrong
         if sdk_lb:
@@ -778,10 +800,19 @@ def markdown(report: Report, command: str, chart_name: str) -> str:
             "",
             "One asyncio event loop, all streams started at once with `asyncio.gather`, "
             "each accumulating its final message (the floor joins its text fragments). "
-            "The server is a minimal HTTP/1.1 server in its own process that writes a "
-            "pre-built chunked response; each client runs in a fresh process, and *CPU s "
-            "per M events* is that process's `time.process_time()` over the run. Every "
-            "stream's final text is checked.",
+            "The server is a minimal HTTP/1.1 server in its own process serving a "
+            "pre-built chunked response: *bulk* writes it at once in 16 KiB chunks (the "
+            "client reads up to 64 KiB at a time: parsing throughput), *event* writes each "
+            "event as its own chunk and yields after each (an upstream flushing every "
+            "event: the client reads a few events at a time, per-read costs show, and "
+            "the server, sharing this machine, may bound events/s; compare CPU per "
+            "event there). Each client runs in a fresh process; *CPU s per M events* is "
+            "that process's `time.process_time()` over the run; "
+            "*connections* is how many TCP connections the server accepted (including "
+            "those of two warm-up streams, run on a separate client). Every stream's "
+            "final text is checked. Every client gets 1,000 connections and a 5 s "
+            "connect timeout (the SDK's and streamsafe's defaults; the plain httpx "
+            "client is given the same).",
             "",
             *loopback_table(report),
             "",
@@ -865,8 +896,8 @@ def raw_json(report: Report) -> dict[str, Any]:
         "rows": [asdict(row) for row in report.rows],
         "memory": report.memory,
         "loopback": [
-            {"label": label, "error": r} if isinstance(r, str) else {"label": label, **asdict(r)}
-            for label, r in zip(report.loopback_labels, report.loopback, strict=True)
+            {"mode": mode, "error": r} if isinstance(r, str) else {"mode": mode, **asdict(r)}
+            for mode, _label, r in report.loopback
         ],
         "mismatches": report.mismatches,
     }
