@@ -19,6 +19,13 @@ bytes after ``message_stop`` end the iteration normally (and are logged on the
 :data:`AFTER_STOP_GRACE` seconds for the end of the body; the sync one at
 most the read timeout (a blocking read cannot be cut short).
 
+A stream that is garbage-collected while its response is still open (never
+closed, not read to the end) emits a :class:`ResourceWarning`, as an unclosed
+file does. Its response is closed all the same: at once for a sync stream,
+on the event loop's next iteration for an async one (the loop finalizes the
+abandoned ``aconnect_events`` generator, whose ``finally`` closes the
+response), so no connection stays checked out of the pool.
+
 Events read ahead by :meth:`AsyncMessageStream._prefetch` (used by the
 client's retries: ``message_start`` and pings are held back until the first
 content block starts) are replayed to the caller in order, so a retried stream
@@ -28,6 +35,8 @@ looks like one clean stream.
 from __future__ import annotations
 
 import logging
+import warnings
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
@@ -135,11 +144,29 @@ class _MessageCore:
         return isinstance(event, ContentBlockStartEvent)
 
 
+def _warn_unclosed(kind: str, response: httpx.Response, request_id: str | None) -> None:
+    """Finalizer of a stream: warn when it is collected with its response still open."""
+    if not response.is_closed:
+        how = "'async with' or 'await stream.aclose()'" if kind.startswith("Async") else "'with'"
+        warnings.warn(
+            f"unclosed {kind} (request_id={request_id}); use {how}. "
+            "Its response is closed for you, but only once it is garbage-collected",
+            ResourceWarning,
+            stacklevel=1,  # a finalizer has no caller worth pointing at
+        )
+
+
 class _MessageStreamBase:
     """Read-only views shared by the async and sync streams."""
 
     _core: _MessageCore
     _response: httpx.Response
+
+    def _watch_for_leaks(self) -> None:
+        finalizer = weakref.finalize(
+            self, _warn_unclosed, type(self).__name__, self._response, self.request_id
+        )
+        finalizer.atexit = False
 
     @property
     def response(self) -> httpx.Response:
@@ -174,6 +201,7 @@ class AsyncMessageStream(_MessageStreamBase):
         self._response = source.response
         self._exit_stack = exit_stack
         self._core = _MessageCore(source.request_id)
+        self._watch_for_leaks()
 
     async def __aenter__(self) -> AsyncMessageStream:
         return self
@@ -290,6 +318,7 @@ class MessageStream(_MessageStreamBase):
         self._response = source.response
         self._exit_stack = exit_stack
         self._core = _MessageCore(source.request_id)
+        self._watch_for_leaks()
 
     def __enter__(self) -> MessageStream:
         return self
