@@ -80,15 +80,27 @@ from ._stream import (
     connect_message_stream,
 )
 from ._transport import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LIMITS,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    ShardedAsyncTransport,
+    ShardedTransport,
     default_async_client,
     default_sync_client,
+    has_keepalive,
+    keepalive_socket_options,
     keepalive_transport,
     sync_keepalive_transport,
 )
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_LIMITS",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "REQUEST_SIZE_LIMITS",
     "UNSET",
     "APIConnectionError",
@@ -137,6 +149,8 @@ __all__ = [
     "RedactedThinkingBlock",
     "RequestTooLargeError",
     "SSEDecoder",
+    "ShardedAsyncTransport",
+    "ShardedTransport",
     "ServerToolResultBlock",
     "ServerToolUseBlock",
     "SignatureDelta",
@@ -163,6 +177,8 @@ __all__ = [
     "decode_event",
     "default_async_client",
     "default_sync_client",
+    "has_keepalive",
+    "keepalive_socket_options",
     "keepalive_transport",
     "status_error_class",
     "sync_keepalive_transport",

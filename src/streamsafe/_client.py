@@ -78,7 +78,9 @@ def _warn_without_keepalive(http_client: httpx.Client | httpx.AsyncClient) -> No
     _warned_no_keepalive = True
     warnings.warn(
         "the httpx client given to streamsafe has no TCP keep-alive; long requests may die "
-        "on idle network paths. Build it with transport=streamsafe.keepalive_transport().",
+        "on idle network paths. Build it with streamsafe.default_async_client() / "
+        "default_sync_client() (keep-alive, proxies from the environment), or pass "
+        "transport=streamsafe.keepalive_transport().",
         RuntimeWarning,
         stacklevel=3,  # 1: here, 2: the client's __init__, 3: the caller building the client
     )
