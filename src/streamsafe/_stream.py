@@ -193,7 +193,8 @@ class AsyncMessageStream(_MessageStreamBase):
     """An async iterator of typed events that also accumulates the final message.
 
     Use it as ``async with``; leaving the block, breaking out of the loop, an
-    exception or a cancellation closes the HTTP response.
+    exception or a cancellation closes the HTTP response. A stream read to its
+    end closes itself.
     """
 
     def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack) -> None:
@@ -227,7 +228,12 @@ class AsyncMessageStream(_MessageStreamBase):
     async def __anext__(self) -> StreamEvent:
         if self._core.held:
             return self._core.held.popleft()
-        return await self._read_event()
+        try:
+            return await self._read_event()
+        except StopAsyncIteration:
+            # Read to the end: release everything now, not when collected.
+            await self.aclose()
+            raise
 
     async def _read_event(self) -> StreamEvent:
         core = self._core
@@ -341,7 +347,11 @@ class MessageStream(_MessageStreamBase):
     def __next__(self) -> StreamEvent:
         if self._core.held:
             return self._core.held.popleft()
-        return self._read_event()
+        try:
+            return self._read_event()
+        except StopIteration:
+            self.close()  # read to the end: release everything now
+            raise
 
     def _read_event(self) -> StreamEvent:
         core = self._core
