@@ -8,6 +8,7 @@ are noisy). Needs the ``bench`` extra (anthropic, matplotlib); skipped without i
 from __future__ import annotations
 
 import asyncio
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The benchmark script imported as a module (its helpers sit next to it)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    import run
-
-    return run
+    return importlib.import_module("run")
 
 
 @pytest.mark.parametrize(("kind", "deltas"), [("text", 300), ("tool", 200)])
