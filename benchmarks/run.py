@@ -5,6 +5,8 @@ Usage::
     .venv/bin/python benchmarks/run.py            # full size (several minutes)
     .venv/bin/python benchmarks/run.py --quick    # small sizes (about a minute)
     .venv/bin/python benchmarks/run.py --quick --smoke   # tiny sizes (CI smoke run)
+    .venv/bin/python benchmarks/run.py --from-json benchmarks/results/latest.json
+                                                  # re-render report and chart only
 
 Workloads (issue 5), all generated deterministically by ``bench_workloads``:
 
