@@ -438,6 +438,23 @@ async def test_unknown_event_block_and_delta_types_pass_through(emulator: Emulat
     assert greeting.to_dict()["sparkle"] is True
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/event-stream; charset=latin-1", "TEXT/Event-Stream", "text/event-stream;charset=utf-16"],
+)
+async def test_the_charset_label_is_ignored_sse_is_always_utf8(
+    emulator: Emulator, content_type: str
+) -> None:
+    body = MESSAGE_START + block_start(0) + text(0, "café 日本 🚀") + block_stop(0) + MESSAGE_END
+    emulator.push_raw_stream(body, content_type=content_type)
+    async with async_client(emulator) as client:
+        with anyio.fail_after(GUARD):
+            _, error, message = await outcome(client, request=SMALL_REQUEST)
+    assert error is None
+    assert message is not None
+    assert message.text == "café 日本 🚀"
+
+
 # -- invalid UTF-8 --------------------------------------------------------------------------
 
 

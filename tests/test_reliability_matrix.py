@@ -449,11 +449,19 @@ def check_cut(
     clean: list[SseEvent],
     count: int,
     where: str,
+    *,
+    on_boundary: bool,
 ) -> None:
     if count == len(clean):
         check_complete(seen, error, message, clean, where)
         return
     assert type(error) is IncompleteStreamError, where
+    if count == 0:
+        assert "before message_start" in error.message, where
+    elif on_boundary:
+        assert "without message_stop" in error.message, where
+    else:
+        assert "in the middle of an event" in error.message, where
     check_partial(error, clean, count, where)
     check_seen(seen, clean, count, where)
 
@@ -480,7 +488,8 @@ async def test_truncation_at_random_bytes_is_always_a_typed_error(
             with anyio.fail_after(GUARD):
                 seen, error, message = await run(client, where)
             count = complete_events(body, k, b"\n\n")
-            check_cut(seen, error, message, clean, count, where)
+            boundary = k == 0 or body[:k].endswith(b"\n\n")
+            check_cut(seen, error, message, clean, count, where, on_boundary=boundary)
         assert busy_connections(client) == []
 
 
@@ -503,7 +512,8 @@ async def test_truncated_crlf_stream_at_random_bytes(
             with anyio.fail_after(GUARD):
                 seen, error, message = await run(client, None)
             count = complete_events(body, k, b"\r\n\r")
-            check_cut(seen, error, message, clean, count, where)
+            boundary = k == 0 or body[:k].endswith((b"\r\n\r", b"\r\n\r\n"))
+            check_cut(seen, error, message, clean, count, where, on_boundary=boundary)
         assert busy_connections(client) == []
 
 
