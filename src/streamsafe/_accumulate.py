@@ -51,6 +51,39 @@ __all__ = ["MessageAccumulator"]
 #: ``final_input`` of a block whose tool input has not been parsed (JSON ``null`` can be).
 _NO_INPUT: Any = object()
 
+#: Fragments collected before :class:`_Text` joins them into one chunk.
+_COMPACT_AT = 1024
+
+
+class _Text:
+    """A string built from fragments: O(1) per append, joined once at the end.
+
+    Every :data:`_COMPACT_AT` fragments are joined into one chunk, so a stream
+    of tiny deltas does not keep tens of bytes of object overhead per
+    fragment (each character is copied at most twice: linear).
+    """
+
+    __slots__ = ("chunks", "parts")
+
+    def __init__(self, first: str) -> None:
+        self.parts = [first]
+        self.chunks: list[str] = []
+
+    def append(self, fragment: str) -> None:
+        parts = self.parts
+        parts.append(fragment)
+        if len(parts) >= _COMPACT_AT:
+            self.compact()
+
+    def compact(self) -> None:
+        self.chunks.append("".join(self.parts))
+        self.parts = []
+
+    def join(self) -> str:
+        if not self.chunks:
+            return "".join(self.parts)
+        return "".join(self.chunks) + "".join(self.parts)
+
 
 class _Block:
     """One content block under construction."""
@@ -68,9 +101,9 @@ class _Block:
     def __init__(self, base: dict[str, Any]) -> None:
         self.base = base
         #: Appended string fragments per field name ("text", "thinking", "signature").
-        self.parts: dict[str, list[str]] = {}
+        self.parts: dict[str, _Text] = {}
         #: Tool input JSON fragments (``input_json_delta``), ``None`` if none arrived.
-        self.json_parts: list[str] | None = None
+        self.json_parts: _Text | None = None
         self.citations: list[Any] | None = None
         self.unknown_deltas: list[UnknownDelta] = []
         #: Non-appendable fields set by deltas (fields no delta model knows).
@@ -80,7 +113,7 @@ class _Block:
     def append(self, field: str, fragment: str) -> None:
         parts = self.parts.get(field)
         if parts is None:
-            self.parts[field] = [fragment]
+            self.parts[field] = _Text(fragment)
         else:
             parts.append(fragment)
 
@@ -104,7 +137,7 @@ class _Block:
         for field, parts in self.parts.items():
             start = out.get(field)
             prefix = start if isinstance(start, str) else ""
-            out[field] = prefix + "".join(parts)
+            out[field] = prefix + parts.join()
         if self.citations is not None:
             existing = out.get("citations")
             out["citations"] = (existing if isinstance(existing, list) else []) + self.citations
@@ -115,7 +148,7 @@ class _Block:
         elif not self.stopped and (self.json_parts is not None or "input" in out):
             # Not stopped yet: the raw JSON text received so far (maybe ""), so a
             # cut tool call can never be mistaken for a complete one.
-            out["input"] = "".join(self.json_parts or ())
+            out["input"] = self.json_parts.join() if self.json_parts is not None else ""
         return out
 
 
@@ -133,7 +166,11 @@ class MessageAccumulator:
         self._message: dict[str, Any] | None = None
         self._blocks: list[_Block] = []
         self._final_inputs: dict[int, Any] = {}
-        self._stopped = False
+        #: ``message_stop`` has been applied (a plain attribute: read per event).
+        self.done = False
+        #: The open text block, for apply's fast path (-1: none).
+        self._hot_index = -1
+        self._hot_text = _Text("")
         self._handlers: dict[type, Callable[[Any], None]] = {
             ContentBlockDeltaEvent: self._on_delta,
             ContentBlockStartEvent: self._on_block_start,
@@ -159,11 +196,6 @@ class MessageAccumulator:
         return self._message is not None
 
     @property
-    def done(self) -> bool:
-        """``message_stop`` has been applied."""
-        return self._stopped
-
-    @property
     def has_content(self) -> bool:
         """At least one content block has started."""
         return bool(self._blocks)
@@ -177,6 +209,15 @@ class MessageAccumulator:
 
     def apply(self, event: StreamEvent) -> None:
         """Apply one event. Pings, errors and unknown events change nothing."""
+        # The fast path: a plain text_delta for the open text block (most events).
+        if type(event) is ContentBlockDeltaEvent and event.index == self._hot_index:
+            delta = event.delta
+            if type(delta) is TextDelta and not delta.__dict__:
+                hot = self._hot_text
+                hot.parts.append(delta.text)
+                if len(hot.parts) >= _COMPACT_AT:
+                    hot.compact()
+                return
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
@@ -184,7 +225,7 @@ class MessageAccumulator:
     def _require_started(self, what: str) -> dict[str, Any]:
         if self._message is None:
             raise MalformedEventError(f"{what} before message_start")
-        if self._stopped:
+        if self.done:
             raise MalformedEventError(f"{what} after message_stop")
         return self._message
 
@@ -215,7 +256,11 @@ class MessageAccumulator:
             raise MalformedEventError(
                 f"content_block_start with index {event.index}; expected {len(self._blocks)}"
             )
-        self._blocks.append(_Block(event.content_block.to_dict()))
+        block = _Block(event.content_block.to_dict())
+        self._blocks.append(block)
+        if block.base.get("type") == "text":
+            self._hot_index = event.index
+            self._hot_text = block.parts["text"] = _Text("")
 
     def _on_delta(self, event: ContentBlockDeltaEvent) -> None:
         block = self._block(event.index, "content_block_delta")
@@ -229,7 +274,7 @@ class MessageAccumulator:
     def _on_block_stop(self, event: ContentBlockStopEvent) -> None:
         block = self._block(event.index, "content_block_stop")
         if block.json_parts is not None:
-            text = "".join(block.json_parts)
+            text = block.json_parts.join()
             try:
                 self._final_inputs[event.index] = json.loads(text) if text.strip() else {}
             except ValueError as exc:
@@ -238,6 +283,8 @@ class MessageAccumulator:
                     f"{text[:200]!r}"
                 ) from None
         block.stopped = True
+        if event.index == self._hot_index:
+            self._hot_index = -1
 
     def _on_message_delta(self, event: MessageDeltaEvent) -> None:
         message = self._require_started("message_delta")
@@ -253,7 +300,8 @@ class MessageAccumulator:
 
     def _on_message_stop(self, event: MessageStopEvent) -> None:
         self._require_started("message_stop")
-        self._stopped = True
+        self.done = True
+        self._hot_index = -1
 
     # -- building the message ----------------------------------------------
 
@@ -280,7 +328,7 @@ class MessageAccumulator:
 
     def final_message(self) -> Message:
         """The complete message; raises if ``message_stop`` has not been applied."""
-        if not self._stopped:
+        if not self.done:
             raise MalformedEventError("the stream has not reached message_stop")
         message = self.snapshot()
         if message is None:  # unreachable: message_stop requires message_start
@@ -302,7 +350,7 @@ def _on_signature(block: _Block, delta: SignatureDelta) -> None:
 
 def _on_input_json(block: _Block, delta: InputJSONDelta) -> None:
     if block.json_parts is None:
-        block.json_parts = [delta.partial_json]
+        block.json_parts = _Text(delta.partial_json)
     else:
         block.json_parts.append(delta.partial_json)
 

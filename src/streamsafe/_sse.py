@@ -284,6 +284,18 @@ class _EventSourceBase:
         """The byte stream ended on an event boundary (nothing was cut)."""
         return self._core.finished and self._core.decoder.ended_cleanly
 
+    def next_buffered(self) -> ServerSentEvent | None:
+        """The next event decoded from bytes already received; ``None`` when a read is due.
+
+        Lets a consumer take events without an ``await`` per event; a pending
+        in-stream error is left for the next regular read to raise.
+        """
+        position = self._next
+        if position < len(self._pending):
+            self._next = position + 1
+            return self._pending[position]
+        return None
+
 
 class AsyncEventSource(_EventSourceBase):
     """Async iterator of :class:`ServerSentEvent` over one response."""

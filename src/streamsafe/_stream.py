@@ -61,6 +61,7 @@ from ._sse import (
     DEFAULT_MAX_EVENT_BYTES,
     AsyncEventSource,
     EventSource,
+    _EventSourceBase,
     aconnect_events,
     connect_events,
 )
@@ -86,6 +87,7 @@ class _MessageCore:
 
     def __init__(self, request_id: str | None) -> None:
         self.accumulator = MessageAccumulator(request_id=request_id)
+        self.apply = self.accumulator.apply
         self.held: deque[StreamEvent] = deque()
         #: Iteration is over: the body ended, or something after message_stop ended it.
         self.over = False
@@ -106,7 +108,7 @@ class _MessageCore:
     def on_sse(self, sse: ServerSentEvent) -> StreamEvent:
         try:
             event = decode_event(sse.data)
-            self.accumulator.apply(event)
+            self.apply(event)
         except APIError as exc:
             self.fail(exc)
             raise
@@ -161,12 +163,24 @@ class _MessageStreamBase:
 
     _core: _MessageCore
     _response: httpx.Response
+    _source: _EventSourceBase
 
     def _watch_for_leaks(self) -> None:
         finalizer = weakref.finalize(
             self, _warn_unclosed, type(self).__name__, self._response, self.request_id
         )
         finalizer.atexit = False
+
+    def _apply_buffered(self) -> None:
+        """Apply every event already received, without handing them out (``until_done``)."""
+        core = self._core
+        core.held.clear()  # held events were applied when they were read
+        next_buffered = self._source.next_buffered
+        while not core.accumulator.done:
+            sse = next_buffered()
+            if sse is None:
+                return
+            core.on_sse(sse)
 
     @property
     def response(self) -> httpx.Response:
@@ -197,6 +211,8 @@ class AsyncMessageStream(_MessageStreamBase):
     end closes itself.
     """
 
+    _source: AsyncEventSource
+
     def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack) -> None:
         self._source = source
         self._response = source.response
@@ -226,8 +242,13 @@ class AsyncMessageStream(_MessageStreamBase):
         return self
 
     async def __anext__(self) -> StreamEvent:
-        if self._core.held:
-            return self._core.held.popleft()
+        core = self._core
+        if core.held:
+            return core.held.popleft()
+        if not core.accumulator.done:
+            sse = self._source.next_buffered()
+            if sse is not None:
+                return core.on_sse(sse)
         try:
             return await self._read_event()
         except StopAsyncIteration:
@@ -284,8 +305,12 @@ class AsyncMessageStream(_MessageStreamBase):
 
     async def until_done(self) -> None:
         """Consume the rest of the stream."""
-        async for _ in self:
-            pass
+        while True:
+            self._apply_buffered()
+            try:
+                await self.__anext__()
+            except StopAsyncIteration:
+                return
 
     async def get_final_message(self) -> Message:
         """Consume the stream and return the accumulated message."""
@@ -319,6 +344,8 @@ class _AsyncTextIterator:
 class MessageStream(_MessageStreamBase):
     """Sync twin of :class:`AsyncMessageStream`."""
 
+    _source: EventSource
+
     def __init__(self, source: EventSource, *, exit_stack: ExitStack) -> None:
         self._source = source
         self._response = source.response
@@ -345,8 +372,13 @@ class MessageStream(_MessageStreamBase):
         return self
 
     def __next__(self) -> StreamEvent:
-        if self._core.held:
-            return self._core.held.popleft()
+        core = self._core
+        if core.held:
+            return core.held.popleft()
+        if not core.accumulator.done:
+            sse = self._source.next_buffered()
+            if sse is not None:
+                return core.on_sse(sse)
         try:
             return self._read_event()
         except StopIteration:
@@ -402,8 +434,12 @@ class MessageStream(_MessageStreamBase):
 
     def until_done(self) -> None:
         """Consume the rest of the stream."""
-        for _ in self:
-            pass
+        while True:
+            self._apply_buffered()
+            try:
+                next(self)
+            except StopIteration:
+                return
 
     def get_final_message(self) -> Message:
         """Consume the stream and return the accumulated message."""
