@@ -1034,3 +1034,62 @@ def test_sync_break_and_exception_close_the_response() -> None:
         assert server.last_body.closed
         assert server.last_body.finally_ran
         assert not server.last_body.exhausted
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_stream_idle_timeout_must_be_positive(bad: float) -> None:
+    with pytest.raises(ValueError, match="stream_idle_timeout"):
+        streamsafe.Client(api_key="k", stream_idle_timeout=bad)
+
+
+async def test_error_payload_under_an_unexpected_event_name_is_an_error() -> None:
+    body = (
+        b'event: Error\ndata: {"type": "error", "error": '
+        b'{"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        with pytest.raises(streamsafe.OverloadedError) as info:
+            async with streamsafe.aconnect_message_stream(http, "POST", "http://x/") as stream:
+                await stream.get_final_message()
+    assert info.value.in_stream
+    assert info.value.partial_message is None
+
+
+async def test_a_response_read_in_full_up_front_still_streams() -> None:
+    # httpx.MockTransport reads a bytes body before the response is handed
+    # over (the response is already closed): its events must still arrive.
+    body = b"".join(
+        f"event: {name}\ndata: {data}\n\n".encode()
+        for name, data in [
+            (
+                "message_start",
+                '{"type":"message_start","message":{"id":"m","type":"message",'
+                '"role":"assistant","model":"x","content":[],"stop_reason":null,'
+                '"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}}',
+            ),
+            (
+                "content_block_start",
+                '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+            ),
+            (
+                "content_block_delta",
+                '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}',
+            ),
+            ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+            ("message_stop", '{"type":"message_stop"}'),
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
+        streamsafe.aconnect_message_stream(http, "POST", "http://x/") as stream,
+    ):
+        message = await stream.get_final_message()
+    assert message.text == "hi"

@@ -41,8 +41,14 @@ from ._errors import (
 )
 from ._events import Message, TokenCount
 from ._retry import Backoff, RetryPolicy
-from ._sse import DEFAULT_MAX_EVENT_BYTES, transport_error
-from ._stream import AsyncMessageStream, MessageStream, aopen_message_stream, open_message_stream
+from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
+from ._stream import (
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+    AsyncMessageStream,
+    MessageStream,
+    aopen_message_stream,
+    open_message_stream,
+)
 from ._transport import default_async_client, default_sync_client, has_keepalive
 from ._version import __version__ as _version
 
@@ -56,8 +62,6 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-#: Seconds allowed between two content events (pings do not count).
-DEFAULT_STREAM_IDLE_TIMEOUT = 300.0
 
 _MB = 1024 * 1024
 #: Documented request-size limits by endpoint path prefix (checked before sending).
@@ -137,7 +141,7 @@ class _ClientConfig:
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
         self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff or Backoff())
         self.default_headers = dict(default_headers or {})
-        self.stream_idle_timeout = stream_idle_timeout
+        self.stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
         self.max_event_bytes = max_event_bytes
 
     def headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:

@@ -157,6 +157,15 @@ def transport_error(exc: httpx.HTTPError, request_id: str | None) -> APIConnecti
     return APIConnectionError(f"connection failed: {exc!r}", request_id=request_id)
 
 
+def checked_idle_timeout(value: float | None) -> float | None:
+    """``stream_idle_timeout`` validated: positive seconds, or ``None`` (disabled)."""
+    if value is not None and not value > 0:
+        raise ValueError(
+            f"stream_idle_timeout must be a positive number of seconds or None, not {value!r}"
+        )
+    return value
+
+
 class _SourceCore:
     """Everything an event source decides, free of I/O."""
 
@@ -170,11 +179,14 @@ class _SourceCore:
         self.response = response
         self.request_id: str | None = response.headers.get("request-id")
         self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
-        self.idle_timeout = stream_idle_timeout
+        self.idle_timeout = checked_idle_timeout(stream_idle_timeout)
         #: Seconds spent waiting for bytes since the last content event. Only
         #: time inside a read counts: a slow consumer is not a stalled server.
         self.waited = 0.0
         self.finished = False
+        #: The ``connect_events`` block exited and closed the response. (Not
+        #: ``response.is_closed``: a response read in full up front is closed too.)
+        self.closed = False
         #: An in-stream error, raised once the events before it are consumed.
         self.error: APIError | None = None
 
@@ -196,7 +208,7 @@ class _SourceCore:
         content = False
         for position, sse in enumerate(events):
             kind = sse.event
-            if kind == "error" or (kind == "message" and _looks_like_error(sse.data)):
+            if kind == "error" or (kind not in _CONTENT_EVENTS and _looks_like_error(sse.data)):
                 self.error = self.stream_error(sse)
                 self.finished = True
                 del events[position:]
@@ -239,6 +251,21 @@ class _SourceCore:
 
     def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
         return transport_error(exc, self.request_id)
+
+
+#: Event names of the Messages API whose data is never an error payload. Any
+#: other name (none — a proxy stripped it —, ``Error``, a future one) is checked.
+_CONTENT_EVENTS = frozenset(
+    {
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+        "ping",
+    }
+)
 
 
 def _looks_like_ping(data: str) -> bool:
@@ -321,7 +348,7 @@ class AsyncEventSource(_EventSourceBase):
 
     async def _read(self) -> list[ServerSentEvent]:
         core = self._core
-        if core.response.is_closed:
+        if core.closed:
             # Closed by its owner (the block exited): nothing more can arrive,
             # and httpx would raise its own StreamClosed.
             return core.end()
@@ -372,7 +399,7 @@ class EventSource(_EventSourceBase):
         # A blocking read cannot be interrupted: the watchdog is checked as
         # each chunk arrives, and the read timeout catches a silent connection.
         core = self._core
-        if core.response.is_closed:
+        if core.closed:
             return core.end()  # closed by its owner; see AsyncEventSource._read
         started = time.monotonic()
         try:
@@ -420,7 +447,10 @@ async def aconnect_events(
         core = _SourceCore(
             response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
         )
-        yield AsyncEventSource(core)
+        try:
+            yield AsyncEventSource(core)
+        finally:
+            core.closed = True
     finally:
         with anyio.CancelScope(shield=True):
             await response.aclose()
@@ -452,6 +482,9 @@ def connect_events(
         core = _SourceCore(
             response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
         )
-        yield EventSource(core)
+        try:
+            yield EventSource(core)
+        finally:
+            core.closed = True
     finally:
         response.close()

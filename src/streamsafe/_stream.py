@@ -68,6 +68,7 @@ from ._sse import (
 
 __all__ = [
     "AFTER_STOP_GRACE",
+    "DEFAULT_STREAM_IDLE_TIMEOUT",
     "AsyncMessageStream",
     "MessageStream",
     "aconnect_message_stream",
@@ -75,6 +76,10 @@ __all__ = [
     "connect_message_stream",
     "open_message_stream",
 ]
+
+#: Seconds allowed between two content events of a message stream (pings and
+#: comments do not count); long thinking pauses stay well inside it.
+DEFAULT_STREAM_IDLE_TIMEOUT = 300.0
 
 #: Seconds an async stream waits, after ``message_stop``, for the end of the body.
 AFTER_STOP_GRACE = 0.5
@@ -457,7 +462,7 @@ async def aopen_message_stream(
     url: str | httpx.URL,
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = None,
+    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     **kwargs: Any,
 ) -> AsyncMessageStream:
     """Open a message stream; the caller must ``aclose()`` it (or use ``async with``)."""
@@ -485,7 +490,7 @@ def open_message_stream(
     url: str | httpx.URL,
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = None,
+    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     **kwargs: Any,
 ) -> MessageStream:
     """Sync twin of :func:`aopen_message_stream`."""
