@@ -955,3 +955,29 @@ def test_limit_is_independent_of_chunking(tokens: list[bytes], limit: int, cuts:
     assert results[0] == results[1] == results[2]
     if not results[0][1]:
         assert results[0][0] == reference(stream).events
+
+
+@pytest.mark.parametrize(
+    "before",
+    [b"", b"id: 7\n", b"retry: 250\n", b": comment\n", b"id: 7\nretry: 9\n", b"foo: bar\n"],
+)
+def test_one_event_per_chunk_matches_whole_feeding(before: bytes) -> None:
+    # Servers that flush every event send chunks of exactly one block: that
+    # shortcut must agree with the general path, whatever came before.
+    blocks = [
+        b"event: ping\ndata: {}\n\n",
+        b'event: content_block_delta\ndata: {"text": "h\xc3\xa9"}\n\n',
+        b"event: \ndata: empty name\n\n",
+        b"event: x\ndata: \n\n",
+    ]
+    chunked = SSEDecoder()
+    got = chunked.feed(b"data: first\n\n") + chunked.feed(before)
+    for block in blocks:
+        got += chunked.feed(block)
+    whole = SSEDecoder()
+    expected = whole.feed(b"data: first\n\n" + before + b"".join(blocks))
+    assert [(e.event, e.data, e.id, e.retry) for e in got] == [
+        (e.event, e.data, e.id, e.retry) for e in expected
+    ]
+    assert chunked.last_event_id == whole.last_event_id
+    assert chunked.ended_cleanly and whole.ended_cleanly

@@ -56,6 +56,9 @@ _COLON: Final = 0x3A
 # every line is complete, and only when no block is pending, so each match is a
 # sequence of whole blocks that the general rules would decode identically.
 _EVENT_DATA_RUN: Final = re.compile(rb"(?:event: [^\n]*\ndata: [^\n]*\n\n)*")
+# A chunk that is exactly one such block, straight off the wire (servers that
+# flush every event send these): decoded without the general machinery.
+_ONE_EVENT: Final = re.compile(rb"(event: [^\r\n]*)\ndata: ([^\r\n]*)\n\n")
 _DATA_RUN: Final = re.compile(rb"(?:data: [^\n]*\n\n)*")
 
 # Blocks with an optional ``id`` line (without NUL) and an optional ``event``
@@ -203,6 +206,25 @@ class SSEDecoder:
             return []
         if type(chunk) is not bytes:  # bytearray / memoryview: work on bytes
             chunk = bytes(chunk)
+        if (
+            self._head is None
+            and not self._partial
+            and not self._skip_lf
+            and not self._data
+            and not self._event_type
+            and len(chunk) <= self._limit
+        ):
+            one = _ONE_EVENT.fullmatch(chunk)
+            if one is not None:
+                event_line, data = one.groups()
+                self._last_event_id = self._id_buffer
+                self._open = False
+                name = self._names.get(event_line) or self._name(event_line)
+                return [
+                    ServerSentEvent(
+                        name, data.decode("utf-8", "replace"), self._last_event_id, self._retry
+                    )
+                ]
         head = self._head
         if head is not None:
             chunk = head + chunk
