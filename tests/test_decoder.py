@@ -980,4 +980,5 @@ def test_one_event_per_chunk_matches_whole_feeding(before: bytes) -> None:
         (e.event, e.data, e.id, e.retry) for e in expected
     ]
     assert chunked.last_event_id == whole.last_event_id
-    assert chunked.ended_cleanly and whole.ended_cleanly
+    assert chunked.ended_cleanly
+    assert whole.ended_cleanly
