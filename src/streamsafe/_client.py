@@ -25,8 +25,9 @@ import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import anyio
 import httpx
@@ -330,8 +331,11 @@ class AsyncMessages:
         return TokenCount.from_dict(data)
 
 
-class AsyncClient:
-    """Async client for the Messages API.
+_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+
+
+class _BaseClient(Generic[_Http]):
+    """Construction shared by :class:`AsyncClient` and :class:`Client`.
 
     Arguments: ``api_key`` (default: ``ANTHROPIC_API_KEY``), ``base_url``
     (default: ``ANTHROPIC_BASE_URL``, else the public API), ``timeout``
@@ -339,9 +343,13 @@ class AsyncClient:
     bytes 600 s), ``max_retries`` (default 2), ``backoff``
     (:class:`~streamsafe.Backoff`), ``stream_idle_timeout`` (seconds between
     content events, pings excluded; default 300, ``None`` disables),
-    ``default_headers``, and ``http_client`` (bring your own
-    :class:`httpx.AsyncClient`; it is not closed by :meth:`aclose`).
+    ``max_event_bytes`` (largest SSE event accepted, default 16 MiB),
+    ``default_headers``, and ``http_client`` (bring your own httpx client of
+    the matching kind; it is not closed with this client).
     """
+
+    #: Builds the keep-alive httpx client used when none is given.
+    _default_http: Callable[..., _Http]
 
     def __init__(
         self,
@@ -354,7 +362,7 @@ class AsyncClient:
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: _Http | None = None,
     ) -> None:
         self._config = _ClientConfig(
             api_key=api_key,
@@ -365,21 +373,31 @@ class AsyncClient:
             stream_idle_timeout=stream_idle_timeout,
             max_event_bytes=max_event_bytes,
         )
+        self._owns_http = http_client is None
         if http_client is None:
-            self._http = default_async_client(timeout=_as_timeout(timeout))
-            self._owns_http = True
+            http_client = type(self)._default_http(timeout=_as_timeout(timeout))
         else:
             _warn_without_keepalive(http_client)
-            self._http = http_client
-            self._owns_http = False
-        self.messages = AsyncMessages(self)
+        self._http: _Http = http_client
 
     def __repr__(self) -> str:
         return self._config.repr(type(self).__name__)
 
     @property
-    def http_client(self) -> httpx.AsyncClient:
+    def http_client(self) -> _Http:
+        """The httpx client requests go through."""
         return self._http
+
+
+class AsyncClient(_BaseClient[httpx.AsyncClient]):
+    """Async client for the Messages API (arguments: see :class:`_BaseClient`)."""
+
+    _default_http = staticmethod(default_async_client)
+
+    @cached_property
+    def messages(self) -> AsyncMessages:
+        """The Messages API: ``stream``, ``create``, ``count_tokens``."""
+        return AsyncMessages(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -515,46 +533,15 @@ class Messages:
         return TokenCount.from_dict(self._client._json(request))
 
 
-class Client:
+class Client(_BaseClient[httpx.Client]):
     """Sync client for the Messages API; the same arguments as :class:`AsyncClient`."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: httpx.Timeout | float | None = None,
-        max_retries: int = 2,
-        backoff: Backoff | None = None,
-        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        self._config = _ClientConfig(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=max_retries,
-            backoff=backoff,
-            default_headers=default_headers,
-            stream_idle_timeout=stream_idle_timeout,
-            max_event_bytes=max_event_bytes,
-        )
-        if http_client is None:
-            self._http = default_sync_client(timeout=_as_timeout(timeout))
-            self._owns_http = True
-        else:
-            _warn_without_keepalive(http_client)
-            self._http = http_client
-            self._owns_http = False
-        self.messages = Messages(self)
+    _default_http = staticmethod(default_sync_client)
 
-    def __repr__(self) -> str:
-        return self._config.repr(type(self).__name__)
-
-    @property
-    def http_client(self) -> httpx.Client:
-        return self._http
+    @cached_property
+    def messages(self) -> Messages:
+        """The Messages API: ``stream``, ``create``, ``count_tokens``."""
+        return Messages(self)
 
     def __enter__(self) -> Client:
         return self

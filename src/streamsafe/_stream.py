@@ -456,28 +456,21 @@ class MessageStream(_MessageStreamBase):
         return self.get_final_message().text
 
 
+def _source_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``connect_events`` options of a message stream: its watchdog is on by default."""
+    kwargs.setdefault("stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT)
+    kwargs.setdefault("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
+    return kwargs
+
+
 async def aopen_message_stream(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
-    **kwargs: Any,
+    client: httpx.AsyncClient, method: str, url: str | httpx.URL, **kwargs: Any
 ) -> AsyncMessageStream:
     """Open a message stream; the caller must ``aclose()`` it (or use ``async with``)."""
     stack = AsyncExitStack()
+    opening = aconnect_events(client, method, url, **_source_options(kwargs))
     try:
-        source = await stack.enter_async_context(
-            aconnect_events(
-                client,
-                method,
-                url,
-                max_event_bytes=max_event_bytes,
-                stream_idle_timeout=stream_idle_timeout,
-                **kwargs,
-            )
-        )
+        source = await stack.enter_async_context(opening)
     except BaseException:
         await stack.aclose()
         raise
@@ -485,27 +478,12 @@ async def aopen_message_stream(
 
 
 def open_message_stream(
-    client: httpx.Client,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
-    **kwargs: Any,
+    client: httpx.Client, method: str, url: str | httpx.URL, **kwargs: Any
 ) -> MessageStream:
     """Sync twin of :func:`aopen_message_stream`."""
     stack = ExitStack()
     try:
-        source = stack.enter_context(
-            connect_events(
-                client,
-                method,
-                url,
-                max_event_bytes=max_event_bytes,
-                stream_idle_timeout=stream_idle_timeout,
-                **kwargs,
-            )
-        )
+        source = stack.enter_context(connect_events(client, method, url, **_source_options(kwargs)))
     except BaseException:
         stack.close()
         raise
@@ -518,8 +496,9 @@ async def aconnect_message_stream(
 ) -> AsyncIterator[AsyncMessageStream]:
     """Open a message stream over any httpx client; close it when the block exits.
 
-    Keyword arguments: ``max_event_bytes``, ``stream_idle_timeout`` (seconds
-    between content events, pings excluded; ``None`` disables) and anything
+    Keyword arguments: ``max_event_bytes`` (default 16 MiB),
+    ``stream_idle_timeout`` (seconds between content events, pings excluded;
+    default 300, ``None`` disables) and anything
     :meth:`httpx.AsyncClient.stream` accepts (``json=``, ``headers=``, ...).
     """
     stream = await aopen_message_stream(client, method, url, **kwargs)

@@ -844,6 +844,35 @@ def _split_client_kwargs(
     return transport_kwargs, client_kwargs.pop("proxy", None), client_kwargs.pop("mounts", None)
 
 
+_ShardedT = TypeVar("_ShardedT", "ShardedAsyncTransport", "ShardedTransport")
+
+
+def _routes(
+    sharded: type[_ShardedT],
+    client_kwargs: dict[str, Any],
+    trust_env: bool,
+    caller: str,
+    **keepalive: Any,
+) -> tuple[_ShardedT, dict[str, Any]]:
+    """The direct transport and the proxy mounts of a default client.
+
+    Takes the transport options out of ``client_kwargs`` (what is left goes to
+    the httpx client); every route gets its own sharded keep-alive transport.
+    """
+    transport_kwargs, proxy, user_mounts = _split_client_kwargs(client_kwargs, trust_env, caller)
+
+    def build(proxy_url: Any) -> _ShardedT:
+        return sharded(proxy=proxy_url, **keepalive, **transport_kwargs)
+
+    mounts: dict[str, Any] = {
+        pattern: None if target is None else build(target)
+        for pattern, target in _proxy_routes(proxy, trust_env).items()
+    }
+    if user_mounts:
+        mounts.update(user_mounts)
+    return build(None), mounts
+
+
 def default_async_client(
     *,
     timeout: httpx.Timeout | None = None,
@@ -875,27 +904,16 @@ def default_async_client(
     other keyword arguments go to ``httpx.AsyncClient``. ``transport=`` is
     refused (TypeError): build the client yourself instead.
     """
-    transport_kwargs, proxy, user_mounts = _split_client_kwargs(
-        client_kwargs, trust_env, "default_async_client"
+    direct, mounts = _routes(
+        ShardedAsyncTransport,
+        client_kwargs,
+        trust_env,
+        "default_async_client",
+        shards=shards,
+        idle=keepalive_idle,
+        interval=keepalive_interval,
+        count=keepalive_count,
     )
-
-    def build(proxy_url: Any) -> ShardedAsyncTransport:
-        return ShardedAsyncTransport(
-            shards,
-            idle=keepalive_idle,
-            interval=keepalive_interval,
-            count=keepalive_count,
-            proxy=proxy_url,
-            **transport_kwargs,
-        )
-
-    direct = build(None)
-    mounts: dict[str, httpx.AsyncBaseTransport | None] = {
-        pattern: None if target is None else build(target)
-        for pattern, target in _proxy_routes(proxy, trust_env).items()
-    }
-    if user_mounts:
-        mounts.update(user_mounts)
     return httpx.AsyncClient(
         transport=direct,
         mounts=mounts,
@@ -916,27 +934,16 @@ def default_sync_client(
     **client_kwargs: Any,
 ) -> httpx.Client:
     """Synchronous twin of :func:`default_async_client` (an ``httpx.Client``)."""
-    transport_kwargs, proxy, user_mounts = _split_client_kwargs(
-        client_kwargs, trust_env, "default_sync_client"
+    direct, mounts = _routes(
+        ShardedTransport,
+        client_kwargs,
+        trust_env,
+        "default_sync_client",
+        shards=shards,
+        idle=keepalive_idle,
+        interval=keepalive_interval,
+        count=keepalive_count,
     )
-
-    def build(proxy_url: Any) -> ShardedTransport:
-        return ShardedTransport(
-            shards,
-            idle=keepalive_idle,
-            interval=keepalive_interval,
-            count=keepalive_count,
-            proxy=proxy_url,
-            **transport_kwargs,
-        )
-
-    direct = build(None)
-    mounts: dict[str, httpx.BaseTransport | None] = {
-        pattern: None if target is None else build(target)
-        for pattern, target in _proxy_routes(proxy, trust_env).items()
-    }
-    if user_mounts:
-        mounts.update(user_mounts)
     return httpx.Client(
         transport=direct,
         mounts=mounts,
