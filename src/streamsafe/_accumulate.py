@@ -79,10 +79,16 @@ class _Text:
         self.chunks.append("".join(self.parts))
         self.parts = []
 
-    def join(self) -> str:
-        if not self.chunks:
-            return "".join(self.parts)
-        return "".join(self.chunks) + "".join(self.parts)
+    def join(self, prefix: str = "") -> str:
+        """The whole string, built in one allocation; kept as the only chunk.
+
+        Keeping the result lets the fragments go: the text is then held once,
+        shared with the message that uses it.
+        """
+        whole = "".join([prefix, *self.chunks, *self.parts])
+        self.chunks = [whole[len(prefix) :]] if prefix else [whole]
+        self.parts = []
+        return whole
 
 
 class _Block:
@@ -137,7 +143,7 @@ class _Block:
         for field, parts in self.parts.items():
             start = out.get(field)
             prefix = start if isinstance(start, str) else ""
-            out[field] = prefix + parts.join()
+            out[field] = parts.join(prefix)
         if self.citations is not None:
             existing = out.get("citations")
             out["citations"] = (existing if isinstance(existing, list) else []) + self.citations
