@@ -153,7 +153,9 @@ class ChunkedBody(httpx.AsyncByteStream, httpx.SyncByteStream):
     """A response body served ``chunk_size`` bytes at a time by a generator.
 
     ``fail_at``: after this many bytes, the generator raises ``error``.
-    ``stall_at``: after this many bytes, the (async) generator sleeps forever.
+    ``stall_at``: after this many bytes, the (async) generator sends nothing
+    more: it raises ``httpx.ReadTimeout`` after ``read_timeout`` seconds, as
+    httpcore does, or sleeps forever when there is none.
     ``delay``: seconds the generator sleeps before each chunk but the first.
     ``aclose()`` / ``close()`` close the generator, as a real transport would
     release its connection, so ``finally_ran`` tells whether the body was
@@ -169,8 +171,10 @@ class ChunkedBody(httpx.AsyncByteStream, httpx.SyncByteStream):
         error: Exception | None = None,
         stall_at: int | None = None,
         delay: float = 0.0,
+        read_timeout: float | None = None,
     ) -> None:
         self.data = data
+        self.read_timeout = read_timeout
         self.delay = delay
         self.chunk_size = chunk_size
         self.fail_at = fail_at
@@ -208,7 +212,10 @@ class ChunkedBody(httpx.AsyncByteStream, httpx.SyncByteStream):
             if self.fail_at is not None and self.sent >= self.fail_at:
                 raise self.error or httpx.ReadError("connection reset")
             if self.stall_at is not None and self.sent >= self.stall_at:
-                await anyio.sleep_forever()
+                if self.read_timeout is None:
+                    await anyio.sleep_forever()
+                await anyio.sleep(self.read_timeout)
+                raise httpx.ReadTimeout("timed out")
             self.exhausted = True
         finally:
             self.finally_ran = True
@@ -279,6 +286,7 @@ class FakeServer:
             error=self.error,
             stall_at=self.stall_at,
             delay=self.delay,
+            read_timeout=(request.extensions.get("timeout") or {}).get("read"),
         )
         self.bodies.append(body)
         return httpx.Response(self.status, headers=self.headers, stream=body)

@@ -61,6 +61,40 @@ _BODY_EXCERPT = 300
 MAX_REJECTED_BODY_BYTES = 256 * 1024
 
 
+def _read_timeout(request: httpx.Request) -> float | None:
+    timeouts = request.extensions.get("timeout") or {}
+    value = timeouts.get("read")
+    return value if isinstance(value, (int, float)) else None
+
+
+def _request_options(
+    client: httpx.Client | httpx.AsyncClient,
+    kwargs: dict[str, Any],
+    stream_idle_timeout: float | None,
+) -> dict[str, Any]:
+    """``build_request`` options: SSE headers; a read timeout within the watchdog.
+
+    A connection silent for ``stream_idle_timeout`` has sent no content for
+    that long either: lowering the read timeout to it lets the read timeout
+    catch total silence, and the watchdog, checked as chunks arrive, catch a
+    stream that only pings.
+    """
+    kwargs = _request_headers(kwargs)
+    if stream_idle_timeout is not None:
+        timeout = kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)
+        if timeout is httpx.USE_CLIENT_DEFAULT:
+            timeout = client.timeout
+        timeout = httpx.Timeout(timeout)
+        if timeout.read is None or timeout.read > stream_idle_timeout:
+            kwargs["timeout"] = httpx.Timeout(
+                connect=timeout.connect,
+                read=stream_idle_timeout,
+                write=timeout.write,
+                pool=timeout.pool,
+            )
+    return kwargs
+
+
 def _request_headers(kwargs: dict[str, Any]) -> dict[str, Any]:
     headers = httpx.Headers(kwargs.pop("headers", None))
     for name, value in _SSE_HEADERS.items():
@@ -231,6 +265,13 @@ class _SourceCore:
             raw_text=sse.data if payload is None else None,
         )
 
+    def after_read(self, chunk: bytes, waited: float) -> list[ServerSentEvent]:
+        """Decode a chunk that took ``waited`` seconds to arrive; run the watchdog."""
+        self.waited += waited
+        events = self.feed(chunk)  # a content event resets ``waited``
+        self.check_idle()
+        return events
+
     def remaining(self) -> float | None:
         """Seconds of waiting left before the content watchdog fires (``None``: disabled)."""
         if self.idle_timeout is None:
@@ -250,6 +291,14 @@ class _SourceCore:
         )
 
     def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
+        if (
+            isinstance(exc, httpx.ReadTimeout)
+            and self.idle_timeout is not None
+            and _read_timeout(self.response.request) == self.idle_timeout
+        ):
+            # The read timeout was lowered to the watchdog's: the silence it
+            # caught is a stream without content for stream_idle_timeout.
+            return self.idle_error()
         return transport_error(exc, self.request_id)
 
 
@@ -347,27 +396,23 @@ class AsyncEventSource(_EventSourceBase):
         return sse
 
     async def _read(self) -> list[ServerSentEvent]:
+        # The watchdog is checked as each chunk arrives (a cancel scope per
+        # read would cost more than the rest of the pipeline on servers that
+        # flush every event); a silent connection is the read timeout's job,
+        # and the read timeout never exceeds the watchdog (see _request_options).
         core = self._core
         if core.closed:
             # Closed by its owner (the block exited): nothing more can arrive,
             # and httpx would raise its own StreamClosed.
             return core.end()
+        started = time.monotonic()
         try:
-            remaining = core.remaining()
-            if remaining is None:
-                chunk = await self._chunks.__anext__()
-            else:
-                started = time.monotonic()
-                with anyio.move_on_after(max(remaining, 0)):
-                    chunk = await self._chunks.__anext__()
-                    core.waited += time.monotonic() - started
-                    return core.feed(chunk)
-                raise core.idle_error()
+            chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
             return core.end()
         except httpx.HTTPError as exc:
             raise core.transport_error(exc) from exc
-        return core.feed(chunk)
+        return core.after_read(chunk, time.monotonic() - started)
 
     async def aclose(self) -> None:
         await self._core.response.aclose()
@@ -396,11 +441,9 @@ class EventSource(_EventSourceBase):
         return sse
 
     def _read(self) -> list[ServerSentEvent]:
-        # A blocking read cannot be interrupted: the watchdog is checked as
-        # each chunk arrives, and the read timeout catches a silent connection.
-        core = self._core
+        core = self._core  # the same rules as AsyncEventSource._read
         if core.closed:
-            return core.end()  # closed by its owner; see AsyncEventSource._read
+            return core.end()
         started = time.monotonic()
         try:
             chunk = next(self._chunks)
@@ -408,10 +451,7 @@ class EventSource(_EventSourceBase):
             return core.end()
         except httpx.HTTPError as exc:
             raise core.transport_error(exc) from exc
-        core.waited += time.monotonic() - started
-        events = core.feed(chunk)
-        core.check_idle()
-        return events
+        return core.after_read(chunk, time.monotonic() - started)
 
     def close(self) -> None:
         self._core.response.close()
@@ -432,7 +472,10 @@ async def aconnect_events(
     Extra keyword arguments go to :meth:`httpx.AsyncClient.stream`. The
     response is closed when the block exits, however it exits.
     """
-    request = client.build_request(method, url, **_request_headers(kwargs))
+    stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
+    request = client.build_request(
+        method, url, **_request_options(client, kwargs, stream_idle_timeout)
+    )
     try:
         response = await client.send(request, stream=True)
     except httpx.HTTPError as exc:
@@ -467,7 +510,10 @@ def connect_events(
     **kwargs: Any,
 ) -> Iterator[EventSource]:
     """Sync twin of :func:`aconnect_events`."""
-    request = client.build_request(method, url, **_request_headers(kwargs))
+    stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
+    request = client.build_request(
+        method, url, **_request_options(client, kwargs, stream_idle_timeout)
+    )
     try:
         response = client.send(request, stream=True)
     except httpx.HTTPError as exc:
