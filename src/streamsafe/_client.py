@@ -38,6 +38,7 @@ from ._errors import (
     AuthenticationError,
     RequestTooLargeError,
     UnexpectedContentTypeError,
+    describe_body,
     error_from_response,
 )
 from ._events import Message, TokenCount
@@ -73,7 +74,6 @@ REQUEST_SIZE_LIMITS: dict[str, int] = {
 }
 
 _warned_no_keepalive = False
-_BODY_EXCERPT = 300
 
 
 def _warn_without_keepalive(http_client: httpx.Client | httpx.AsyncClient) -> None:
@@ -220,10 +220,9 @@ def _unreadable_json(response: httpx.Response) -> APIError:
     type is wrong, as for a stream. Labelled JSON but unreadable or empty:
     the body was cut short, a connection error (retryable).
     """
-    content_type = response.headers.get("content-type") or "(none)"
+    content_type: str = response.headers.get("content-type", "")
     request_id = response.headers.get("request-id")
-    excerpt = " ".join(response.text.split())[:_BODY_EXCERPT] or "(empty body)"
-    what = f"HTTP {response.status_code} with content-type {content_type}: {excerpt}"
+    what = describe_body(response)
     if "json" not in content_type.split(";", 1)[0].lower():
         return UnexpectedContentTypeError(
             f"expected a JSON response, got {what}", request_id=request_id

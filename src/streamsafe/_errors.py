@@ -78,6 +78,7 @@ __all__ = [
     "StreamProtocolError",
     "StreamsafeError",
     "UnexpectedContentTypeError",
+    "describe_body",
     "error_from_payload",
     "error_from_response",
     "retry_after_seconds",
@@ -347,6 +348,21 @@ _EXCERPT = 200
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+
+
+_BODY_EXCERPT = 300
+
+
+def describe_body(response: httpx.Response) -> str:
+    """``HTTP <status> with content-type <type>: <start of the body>``, on one line.
+
+    For errors about a response whose body is not what was expected; the body
+    must have been read.
+    """
+    content_type = response.headers.get("content-type") or "(none)"
+    body = response.content.decode("utf-8", "replace")
+    excerpt = " ".join(body.split())[:_BODY_EXCERPT] or "(empty body)"
+    return f"HTTP {response.status_code} with content-type {content_type}: {excerpt}"
 
 
 def _describe_payload(payload: object) -> tuple[str | None, str | None, str | None]:

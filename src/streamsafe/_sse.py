@@ -41,6 +41,7 @@ from ._errors import (
     APITimeoutError,
     StreamIdleTimeoutError,
     UnexpectedContentTypeError,
+    describe_body,
     error_from_payload,
     error_from_response,
 )
@@ -56,7 +57,6 @@ __all__ = [
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-_BODY_EXCERPT = 300
 #: Most bytes read from a response that is rejected (error status, not an event stream).
 MAX_REJECTED_BODY_BYTES = 256 * 1024
 
@@ -156,12 +156,8 @@ def _rejection(response: httpx.Response) -> APIError:
 
 
 def _content_type_error(response: httpx.Response) -> UnexpectedContentTypeError:
-    content_type = response.headers.get("content-type") or "(none)"
-    body = response.content.decode("utf-8", "replace")
-    excerpt = " ".join(body.split())[:_BODY_EXCERPT] or "(empty body)"
     return UnexpectedContentTypeError(
-        f"expected a text/event-stream response, got HTTP {response.status_code} "
-        f"with content-type {content_type}: {excerpt}",
+        f"expected a text/event-stream response, got {describe_body(response)}",
         request_id=response.headers.get("request-id"),
     )
 
@@ -213,7 +209,7 @@ class _SourceCore:
         self.response = response
         self.request_id: str | None = response.headers.get("request-id")
         self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
-        self.idle_timeout = checked_idle_timeout(stream_idle_timeout)
+        self.idle_timeout = stream_idle_timeout  # checked by connect_events
         #: Seconds spent waiting for bytes since the last content event. Only
         #: time inside a read counts: a slow consumer is not a stalled server.
         self.waited = 0.0
@@ -242,12 +238,12 @@ class _SourceCore:
         content = False
         for position, sse in enumerate(events):
             kind = sse.event
-            if kind == "error" or (kind not in _CONTENT_EVENTS and _looks_like_error(sse.data)):
+            if kind == "error" or (kind not in _CONTENT_EVENTS and _has_type(sse.data, "error")):
                 self.error = self.stream_error(sse)
                 self.finished = True
                 del events[position:]
                 break
-            if kind != "ping" and not (kind == "message" and _looks_like_ping(sse.data)):
+            if kind != "ping" and not (kind == "message" and _has_type(sse.data, "ping")):
                 content = True
         if content:
             self.waited = 0.0
@@ -272,15 +268,9 @@ class _SourceCore:
         self.check_idle()
         return events
 
-    def remaining(self) -> float | None:
-        """Seconds of waiting left before the content watchdog fires (``None``: disabled)."""
-        if self.idle_timeout is None:
-            return None
-        return self.idle_timeout - self.waited
-
     def check_idle(self) -> None:
-        remaining = self.remaining()
-        if remaining is not None and remaining <= 0:
+        """Raise once the waiting since the last content event reaches the limit."""
+        if self.idle_timeout is not None and self.waited >= self.idle_timeout:
             raise self.idle_error()
 
     def idle_error(self) -> StreamIdleTimeoutError:
@@ -317,26 +307,20 @@ _CONTENT_EVENTS = frozenset(
 )
 
 
-def _looks_like_ping(data: str) -> bool:
-    """A data-only ping frame (``{"type": "ping"}`` without its ``event:`` line)."""
-    if '"ping"' not in data:
+def _has_type(data: str, kind: str) -> bool:
+    """Whether ``data`` is a JSON object with ``"type": kind``.
+
+    Finds frames whose ``event:`` line a proxy stripped: an error payload
+    (``{"type": "error", ...}``) or a ping. The substring test keeps the JSON
+    parse off the path of ordinary events.
+    """
+    if f'"{kind}"' not in data:
         return False
     try:
         payload = json.loads(data)
     except ValueError:
         return False
-    return isinstance(payload, dict) and payload.get("type") == "ping"
-
-
-def _looks_like_error(data: str) -> bool:
-    """A data-only frame that is an error payload: ``{"type": "error", ...}``."""
-    if '"error"' not in data:
-        return False
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        return False
-    return isinstance(payload, dict) and payload.get("type") == "error"
+    return isinstance(payload, dict) and payload.get("type") == kind
 
 
 class _EventSourceBase:
