@@ -67,8 +67,9 @@ TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 
 
 BULK = "bulk"
+CHUNKED = "chunked"
 PER_EVENT = "event"
-MODES = (BULK, PER_EVENT)
+MODES = (BULK, CHUNKED, PER_EVENT)
 
 _HEAD = (
     b"HTTP/1.1 200 OK\r\n"
@@ -89,6 +90,9 @@ def _response_writes(events: int, mode: str) -> list[bytes]:
         body = stream_body("text", events - FRAMING_EVENTS)
         chunks = (body[i : i + CHUNK_SIZE] for i in range(0, len(body), CHUNK_SIZE))
         return [_HEAD + b"".join(map(_chunked, chunks)) + b"0\r\n\r\n"]
+    if mode == CHUNKED:
+        events_ = text_events(events - FRAMING_EVENTS)
+        return [_HEAD + b"".join(map(_chunked, events_)) + b"0\r\n\r\n"]
     writes = [_chunked(event) for event in text_events(events - FRAMING_EVENTS)]
     writes[0] = _HEAD + writes[0]
     writes[-1] += b"0\r\n\r\n"

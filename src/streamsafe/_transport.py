@@ -42,6 +42,8 @@ from typing import Any, Final, Generic, TypeVar
 import httpcore
 import httpx
 
+from ._connection import use_bulk_connections
+
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_KEEPALIVE_COUNT",
@@ -369,8 +371,15 @@ def _finish(
     transport: httpx.AsyncHTTPTransport | httpx.HTTPTransport,
     options: Sequence[SocketOption],
     proxy: object,
+    bulk_reads: bool,
 ) -> None:
-    """Make sure proxied connections get the options too; mark the transport if they all do."""
+    """Make sure proxied connections get the options too; mark the transport if they all do.
+
+    With ``bulk_reads``, direct HTTP/1.1 connections read response bodies in
+    bulk (see :mod:`streamsafe._connection`).
+    """
+    if bulk_reads and proxy is None:
+        use_bulk_connections(transport)
     if proxy is not None:
         pool: Any = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
@@ -389,6 +398,7 @@ def keepalive_transport(
     idle: float = DEFAULT_KEEPALIVE_IDLE,
     interval: float = DEFAULT_KEEPALIVE_INTERVAL,
     count: int = DEFAULT_KEEPALIVE_COUNT,
+    bulk_reads: bool = True,
     **kwargs: Any,
 ) -> httpx.AsyncHTTPTransport:
     """Build an ``httpx.AsyncHTTPTransport`` whose sockets use TCP keep-alive.
@@ -414,7 +424,7 @@ def keepalive_transport(
     """
     options = _options_with_extras(idle, interval, count, kwargs)
     transport = httpx.AsyncHTTPTransport(socket_options=options, **kwargs)
-    _finish(transport, options, kwargs.get("proxy"))
+    _finish(transport, options, kwargs.get("proxy"), bulk_reads)
     return transport
 
 
@@ -423,6 +433,7 @@ def sync_keepalive_transport(
     idle: float = DEFAULT_KEEPALIVE_IDLE,
     interval: float = DEFAULT_KEEPALIVE_INTERVAL,
     count: int = DEFAULT_KEEPALIVE_COUNT,
+    bulk_reads: bool = True,
     **kwargs: Any,
 ) -> httpx.HTTPTransport:
     """Synchronous twin of :func:`keepalive_transport` (an ``httpx.HTTPTransport``).
@@ -431,7 +442,7 @@ def sync_keepalive_transport(
     """
     options = _options_with_extras(idle, interval, count, kwargs)
     transport = httpx.HTTPTransport(socket_options=options, **kwargs)
-    _finish(transport, options, kwargs.get("proxy"))
+    _finish(transport, options, kwargs.get("proxy"), bulk_reads)
     return transport
 
 
