@@ -297,6 +297,8 @@ class Exchange:
     def receive_head(self, data: bytes) -> ResponseHead | None:
         """Feed received bytes; the head once it is complete (interim 1xx skipped)."""
         connection = self._h11
+        if not data and connection.their_state is h11.SEND_RESPONSE:
+            raise httpcore.RemoteProtocolError("Server disconnected without sending a response.")
         try:
             connection.receive_data(data)
             while True:

@@ -1,0 +1,476 @@
+"""Bulk HTTP/1.1 connections over real loopback sockets (asyncio, trio and sync).
+
+A scripted server answers each request with the next reply of its script,
+byte for byte, so framing, reuse and failures are exact. The clients are the
+ones streamsafe builds by default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import anyio
+import httpcore
+import httpx
+import pytest
+import trustme
+
+from streamsafe._connection import (
+    AsyncBulkConnection,
+    BulkAsyncConnectionPool,
+    BulkConnection,
+    BulkConnectionPool,
+)
+from streamsafe._transport import (
+    default_async_client,
+    default_sync_client,
+    keepalive_socket_options,
+    keepalive_transport,
+    sync_keepalive_transport,
+)
+
+pytestmark = pytest.mark.anyio
+
+CLOSE = b"<close>"  # in a reply: the server closes the connection here
+
+
+@dataclass
+class Reply:
+    """Bytes written in order (each its own ``sendall``); ``CLOSE`` hangs up."""
+
+    writes: list[bytes]
+    pause: float = 0.0  # seconds between writes
+
+
+@dataclass
+class ScriptedServer:
+    """Loopback HTTP/1.1 server answering each request with the next scripted reply."""
+
+    replies: list[Reply] = field(default_factory=list)
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    tls: ssl.SSLContext | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://localhost:{self.port}"
+        self._conns: list[socket.socket] = []
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(10)
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except OSError:
+                    conn.close()
+                    continue
+            with self._lock:
+                self.connections += 1
+                self._conns.append(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _read_request(self, conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes] | None:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            buffer += chunk
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        lower = head.lower()
+        if b"transfer-encoding: chunked" in lower:
+            while b"\r\n0\r\n\r\n" not in b"\r\n" + rest:
+                rest += conn.recv(65536)
+            body, _, rest = (b"\r\n" + rest).partition(b"\r\n0\r\n\r\n")
+            return head + b"\r\n\r\n" + body[2:] + b"\r\n0\r\n\r\n", rest
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn, contextlib.suppress(OSError):
+            while True:
+                got = self._read_request(conn, buffer)
+                if got is None:
+                    return
+                request, buffer = got
+                with self._lock:
+                    self.requests.append(request)
+                    reply = self.replies.pop(0) if self.replies else None
+                if reply is None:
+                    return
+                for index, data in enumerate(reply.writes):
+                    if data == CLOSE:
+                        return
+                    if index and reply.pause:
+                        time.sleep(reply.pause)
+                    conn.sendall(data)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
+
+
+def chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: upgrade\r\n\r\n"
+HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def sized(body: bytes, *extra: bytes) -> bytes:
+    headers = b"".join(h + b"\r\n" for h in extra)
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), headers, body)
+
+
+PIECES = [b"event %d;" % i for i in range(500)]
+
+
+@contextlib.asynccontextmanager
+async def async_client(**kwargs: object) -> AsyncIterator[httpx.AsyncClient]:
+    async with default_async_client(timeout=httpx.Timeout(5.0), **kwargs) as client:  # type: ignore[arg-type]
+        yield client
+
+
+def inner_pools(client: httpx.AsyncClient | httpx.Client) -> list[object]:
+    sharded = client._transport
+    return [inner._pool for inner in sharded.transports]  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------
+# Where bulk connections are used
+# --------------------------------------------------------------------------
+
+
+async def test_default_async_client_uses_bulk_connections(server: ScriptedServer) -> None:
+    server.replies.append(Reply([sized(b"ok")]))
+    async with async_client() as client:
+        assert all(type(p) is BulkAsyncConnectionPool for p in inner_pools(client))
+        response = await client.get(server.url)
+        assert response.text == "ok"
+        connections = [c for p in inner_pools(client) for c in p.connections]  # type: ignore[attr-defined]
+        assert [type(c) for c in connections] == [AsyncBulkConnection]
+        assert "HTTP/1.1 (bulk), IDLE, Request Count: 1" in connections[0].info()
+
+
+def test_default_sync_client_uses_bulk_connections(server: ScriptedServer) -> None:
+    server.replies.append(Reply([sized(b"ok")]))
+    with default_sync_client(timeout=httpx.Timeout(5.0)) as client:
+        assert all(type(p) is BulkConnectionPool for p in inner_pools(client))
+        assert client.get(server.url).text == "ok"
+        connections = [c for p in inner_pools(client) for c in p.connections]  # type: ignore[attr-defined]
+        assert [type(c) for c in connections] == [BulkConnection]
+
+
+def test_opting_out_and_proxies_keep_httpcore_pools() -> None:
+    assert type(keepalive_transport(bulk_reads=False)._pool) is httpcore.AsyncConnectionPool
+    assert type(sync_keepalive_transport(bulk_reads=False)._pool) is httpcore.ConnectionPool
+    proxied = keepalive_transport(proxy="http://127.0.0.1:9")
+    assert type(proxied._pool) is httpcore.AsyncHTTPProxy
+    # HTTP/2 needs httpcore's own connection: the bulk pool hands it over.
+    pool = keepalive_transport(http2=True)._pool
+    origin = httpcore.Origin(b"https", b"example.com", 443)
+    assert not isinstance(pool.create_connection(origin), AsyncBulkConnection)
+
+
+# --------------------------------------------------------------------------
+# Bulk reads
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "httpcore"])
+async def test_many_chunks_in_one_read_come_up_as_one_piece(
+    server: ScriptedServer, bulk: bool
+) -> None:
+    server.replies.append(Reply([HEAD_CHUNKED + chunked(*PIECES)]))
+    transport = keepalive_transport(bulk_reads=bulk)
+    client = httpx.AsyncClient(transport=transport, timeout=5.0)
+    async with client, client.stream("GET", server.url) as response:
+        pieces = [piece async for piece in response.aiter_raw()]
+    assert b"".join(pieces) == b"".join(PIECES)
+    if bulk:
+        assert len(pieces) <= 10  # one per socket read
+    else:
+        assert len(pieces) == len(PIECES)  # httpcore: one per HTTP chunk
+
+
+async def test_chunks_split_across_reads(server: ScriptedServer) -> None:
+    body = HEAD_CHUNKED + chunked(*PIECES[:50], b"x" * 100_000, *PIECES[50:])
+    writes = [body[i : i + 7] for i in range(0, 2002, 7)] + [body[2002:]]
+    server.replies.append(Reply(writes, pause=0.0005))
+    async with async_client() as client, client.stream("GET", server.url) as response:
+        data = b"".join([piece async for piece in response.aiter_raw()])
+    assert data == b"".join([*PIECES[:50], b"x" * 100_000, *PIECES[50:]])
+
+
+# --------------------------------------------------------------------------
+# Reuse
+# --------------------------------------------------------------------------
+
+
+async def test_one_connection_carries_sequential_exchanges(server: ScriptedServer) -> None:
+    server.replies += [
+        Reply([HEAD_CHUNKED + chunked(b"first", b" reply")]),
+        Reply([sized(b"second")]),
+        Reply([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"]),  # HEAD: no body follows
+        Reply([b"HTTP/1.1 204 No Content\r\n\r\n"]),
+        Reply([b"HTTP/1.1 100 Continue\r\n\r\n" + sized(b"after 100")]),
+        Reply([HEAD_CHUNKED + b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n"]),
+    ]
+    async with async_client() as client:
+        assert (await client.get(server.url)).text == "first reply"
+        assert (await client.post(server.url, content=b"payload")).text == "second"
+        head = await client.head(server.url)
+        assert head.headers["content-length"] == "5"
+        assert head.content == b""
+        assert (await client.get(server.url)).status_code == 204
+        assert (await client.get(server.url)).text == "after 100"
+        assert (await client.get(server.url)).text == "hello"
+    assert server.connections == 1
+    assert server.requests[1].endswith(b"\r\n\r\npayload")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        sized(b"bye", b"Connection: close"),
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nbye",
+        b"HTTP/1.0 200 OK\r\n\r\nbye" + CLOSE,  # framed by the close
+    ],
+    ids=["connection-close", "http-1.0", "until-close"],
+)
+async def test_connection_not_reused_when_the_response_says_so(
+    server: ScriptedServer, reply: bytes
+) -> None:
+    head, _, tail = reply.partition(CLOSE)
+    server.replies += [Reply([head, CLOSE] if tail == b"" and CLOSE in reply else [reply])]
+    server.replies.append(Reply([sized(b"again")]))
+    async with async_client() as client:
+        assert (await client.get(server.url)).text == "bye"
+        assert (await client.get(server.url)).text == "again"
+    assert server.connections == 2
+
+
+async def test_idle_connection_closed_by_the_server_is_replaced(server: ScriptedServer) -> None:
+    server.replies += [Reply([sized(b"one"), CLOSE]), Reply([sized(b"two")])]
+    async with async_client() as client:
+        assert (await client.get(server.url)).text == "one"
+        await anyio.sleep(0.2)  # the FIN reaches the idle connection
+        assert (await client.get(server.url)).text == "two"
+    assert server.connections == 2
+
+
+async def test_streamed_request_body_is_chunked(server: ScriptedServer) -> None:
+    server.replies.append(Reply([sized(b"got it")]))
+
+    async def upload() -> AsyncIterator[bytes]:
+        for piece in (b"alpha", b"", b"beta" * 30_000):
+            yield piece
+
+    async with async_client() as client:
+        assert (await client.post(server.url, content=upload())).text == "got it"
+    head, _, body = server.requests[0].partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert body == b"5\r\nalpha\r\n" + b"%x\r\n" % 120_000 + b"beta" * 30_000 + b"\r\n0\r\n\r\n"
+
+
+# --------------------------------------------------------------------------
+# Failures: typed, and the connection is never reused after one
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (HEAD_CHUNKED + b"5\r\nhello\r\n" + CLOSE, "incomplete chunked read"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello" + CLOSE, "expected 10"),
+        (HEAD_CHUNKED + b"zz\r\nhello\r\n0\r\n\r\n", "invalid chunk size line"),
+        (HEAD_CHUNKED + b"5\r\nhelloXX0\r\n\r\n", "not followed by CRLF"),
+        (b"garbage\r\n\r\n", "illegal status line"),
+        (CLOSE, "Server disconnected"),
+    ],
+    ids=["cut-chunked", "cut-length", "bad-size", "bad-crlf", "bad-head", "no-head"],
+)
+async def test_broken_responses_raise_remote_protocol_error(
+    server: ScriptedServer, reply: bytes, message: str
+) -> None:
+    before, _, _ = reply.partition(CLOSE)
+    server.replies.append(Reply([before, CLOSE] if before else [CLOSE]))
+    server.replies.append(Reply([sized(b"fresh")]))
+    async with async_client() as client:
+        with pytest.raises(httpx.RemoteProtocolError, match=message):
+            await client.get(server.url)
+        assert (await client.get(server.url)).text == "fresh"
+    assert server.connections == 2
+
+
+async def test_stall_mid_body_is_a_read_timeout(server: ScriptedServer) -> None:
+    server.replies.append(Reply([HEAD_CHUNKED + b"5\r\nhello\r\n", b"0\r\n\r\n"], pause=1.0))
+    timeout = httpx.Timeout(5.0, read=0.3)
+    async with default_async_client(timeout=timeout) as client:
+        started = time.monotonic()
+        async with client.stream("GET", server.url) as response:
+            with pytest.raises(httpx.ReadTimeout):
+                await response.aread()
+        assert time.monotonic() - started < 2.0
+
+
+async def test_cancelled_mid_body_closes_the_connection(server: ScriptedServer) -> None:
+    server.replies.append(Reply([HEAD_CHUNKED + b"5\r\nhello\r\n", b"0\r\n\r\n"], pause=1.0))
+    server.replies.append(Reply([sized(b"next")]))
+    async with async_client() as client:
+        with anyio.move_on_after(0.3) as scope:
+            async with client.stream("GET", server.url) as response:
+                await response.aread()
+        assert scope.cancelled_caught
+        connections = [c for p in inner_pools(client) for c in p.connections]  # type: ignore[attr-defined]
+        assert connections == []  # closed and dropped, not parked as idle
+        assert (await client.get(server.url)).text == "next"
+    assert server.connections == 2
+
+
+# --------------------------------------------------------------------------
+# Protocol switch, TLS, keep-alive
+# --------------------------------------------------------------------------
+
+
+async def test_switching_protocols_hands_over_the_socket(server: ScriptedServer) -> None:
+    server.replies.append(
+        Reply(
+            [
+                SWITCH + b"early",
+                b"late",
+            ],
+            pause=0.1,
+        )
+    )
+    headers = {"Upgrade": "demo", "Connection": "upgrade"}
+    async with (
+        async_client() as client,
+        client.stream("GET", server.url, headers=headers) as response,
+    ):
+        assert response.status_code == 101
+        stream = response.extensions["network_stream"]
+        assert await stream.read(1024) == b"early"
+        assert await stream.read(1024) == b"late"
+
+
+@pytest.fixture(scope="module")
+def certificate_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+async def test_tls_connection_is_bulk_and_keeps_alive(certificate_authority: trustme.CA) -> None:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate_authority.issue_cert("localhost").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    certificate_authority.configure_trust(client_context)
+    scripted = ScriptedServer(tls=server_context)
+    scripted.replies += [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
+    try:
+        async with async_client(verify=client_context) as client:
+            response = await client.get(scripted.url)
+            assert response.content == b"".join(PIECES)
+            assert response.http_version == "HTTP/1.1"
+            stream = response.extensions["network_stream"]
+            assert stream.get_extra_info("ssl_object").selected_alpn_protocol() in (
+                None,
+                "http/1.1",
+            )
+            sock = stream.get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+            assert (await client.get(scripted.url)).text == "again"
+    finally:
+        scripted.close()
+    assert scripted.connections == 1
+
+
+async def test_bulk_connection_sockets_have_keepalive(server: ScriptedServer) -> None:
+    server.replies.append(Reply([sized(b"ok")]))
+    async with async_client(keepalive_idle=41, keepalive_interval=9, keepalive_count=4) as client:
+        response = await client.get(server.url)
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+        for level, name, value in keepalive_socket_options(41, 9, 4):
+            assert sock.getsockopt(level, name) == value
+
+
+# --------------------------------------------------------------------------
+# The sync twin
+# --------------------------------------------------------------------------
+
+
+def test_sync_bulk_reads_reuse_and_failures(server: ScriptedServer) -> None:
+    server.replies += [
+        Reply([HEAD_CHUNKED + chunked(*PIECES)]),
+        Reply([sized(b"second")]),
+        Reply([HEAD_CHUNKED + b"5\r\nhello\r\n", CLOSE]),
+        Reply([HEAD_CHUNKED + b"5\r\nhello\r\n", b"0\r\n\r\n"], pause=1.0),
+        Reply([sized(b"last")]),
+    ]
+    timeout = httpx.Timeout(5.0, read=0.3)
+    with default_sync_client(timeout=timeout) as client:
+        with client.stream("GET", server.url) as response:
+            pieces = list(response.iter_raw())
+        assert b"".join(pieces) == b"".join(PIECES)
+        assert len(pieces) <= 10
+        assert client.get(server.url).text == "second"
+        assert server.connections == 1
+        with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+            client.get(server.url)
+        with pytest.raises(httpx.ReadTimeout):
+            client.get(server.url)
+        assert client.get(server.url).text == "last"
+    assert server.connections == 3
+
+
+def test_sync_switching_protocols(server: ScriptedServer) -> None:
+    server.replies.append(Reply([SWITCH + b"early"]))
+    headers = {"Upgrade": "demo", "Connection": "upgrade"}
+    with (
+        default_sync_client() as client,
+        client.stream("GET", server.url, headers=headers) as response,
+    ):
+        assert response.status_code == 101
+        assert response.extensions["network_stream"].read(1024) == b"early"
