@@ -3,17 +3,23 @@
 The server (:func:`serve`) runs in its own process: a minimal HTTP/1.1 server on
 a raw asyncio protocol that answers every request, on every keep-alive
 connection, with the same pre-built response — headers plus a chunked
-``text/event-stream`` body of ``events`` events. Two modes:
+``text/event-stream`` body of ``events`` events. Three modes:
 
-* ``bulk`` — the body cut in 16 KiB chunks, written with one ``write``: the
-  server does no per-request work, the client reads as fast as it can parse
-  (reads of up to 64 KiB), so the client's parsing is what gets measured;
+* ``bulk`` — the body cut in 16 KiB HTTP chunks, written with one ``write``:
+  the server does no per-request work, the client reads as fast as it can
+  parse (reads of up to 64 KiB), so the client's SSE parsing is what gets
+  measured;
+* ``chunked`` — every event is its own HTTP chunk, as the Messages API sends
+  them, but the whole response is still written at once: a client that is
+  busy with 1,000 streams finds many chunks in every read, as it does when it
+  falls behind a real upstream. The HTTP layer's cost per chunk shows here;
+  this mode reproduces the floor the performance issue measured (≈ 60–75k
+  events/s at ≈ 13–16 CPU s per million events);
 * ``event`` — every event is its own HTTP chunk and its own ``write``, and the
   server yields to its event loop after each one, as an upstream that flushes
-  every event does (the real API does; so does a Starlette/uvicorn
-  ``StreamingResponse``). The client then reads a few events at a time, and
-  its per-read costs show. The server, on the same machine, may be what
-  limits events/s in this mode: compare *CPU seconds per million events*.
+  every event does. The server, on the same 2-core machine, is then what
+  limits events/s (≈ 70–80k whatever the client): compare *CPU seconds per
+  million events* in this mode.
 
 The clients (:func:`run_clients`) open ``streams`` streams concurrently on one
 asyncio event loop and record wall time and the client process's CPU time

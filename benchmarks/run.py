@@ -89,7 +89,7 @@ class Config:
     streams: int
     stream_events: int
     loopback_timeout: float
-    loopback_modes: tuple[str, ...]  # server modes (bench_loopback.BULK / PER_EVENT)
+    loopback_modes: tuple[str, ...]  # server modes (bench_loopback.MODES)
 
 
 FULL = Config(
@@ -106,7 +106,7 @@ FULL = Config(
     streams=1000,
     stream_events=2000,
     loopback_timeout=900.0,
-    loopback_modes=(lb.BULK, lb.PER_EVENT),
+    loopback_modes=(lb.BULK, lb.CHUNKED, lb.PER_EVENT),
 )
 QUICK = Config(
     name="quick",
@@ -122,7 +122,7 @@ QUICK = Config(
     streams=100,
     stream_events=2000,
     loopback_timeout=300.0,
-    loopback_modes=(lb.BULK, lb.PER_EVENT),
+    loopback_modes=(lb.BULK, lb.CHUNKED, lb.PER_EVENT),
 )
 SMOKE = Config(
     name="smoke",
