@@ -177,6 +177,8 @@ class ChunkedBody:
                         break
                     chunk = int(line[1], 16)
                     start = line.end()
+                    if start - position > _MAX_CHUNK_LINE + 2:
+                        raise httpcore.RemoteProtocolError("chunk size line too long")
                     stop = start + chunk
                     if chunk == 0 or stop + 2 > size:
                         break
@@ -201,7 +203,7 @@ class ChunkedBody:
                 newline = buffer.find(b"\r\n", position)
                 if newline < 0:
                     return position
-                self._trailer_bytes += newline + 2 - position
+                self._trailer_bytes += newline - position
                 if self._trailer_bytes > _MAX_TRAILERS:
                     raise httpcore.RemoteProtocolError("chunked trailers too large")
                 if newline == position:
@@ -212,9 +214,14 @@ class ChunkedBody:
                 position = newline + 2
 
     def _check_pending_size(self) -> None:
-        limit = _MAX_TRAILERS if self._state == self._TRAILERS else _MAX_CHUNK_LINE
-        if len(self._pending) > limit:
-            raise httpcore.RemoteProtocolError("chunk size line or trailer too long")
+        # Limits count lines without their CRLF: a CR waiting for its LF is not counted.
+        pending = self._pending
+        size = len(pending) - pending.endswith(b"\r")
+        if self._state == self._TRAILERS:
+            if self._trailer_bytes + size > _MAX_TRAILERS:
+                raise httpcore.RemoteProtocolError("chunked trailers too large")
+        elif size > _MAX_CHUNK_LINE:
+            raise httpcore.RemoteProtocolError("chunk size line too long")
 
 
 Body = FixedLengthBody | ChunkedBody | UntilCloseBody
