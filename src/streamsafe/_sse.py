@@ -344,6 +344,16 @@ class _EventSourceBase:
         """The byte stream ended on an event boundary (nothing was cut)."""
         return self._core.finished and self._core.decoder.ended_cleanly
 
+    def _release_consumed(self) -> None:
+        """Drop the consumed batch before waiting for the next one.
+
+        With many streams waiting at once, batches kept across the wait add up
+        to hundreds of thousands of live objects, and every full garbage
+        collection walks them all.
+        """
+        self._pending = []
+        self._next = 0
+
     def next_buffered(self) -> ServerSentEvent | None:
         """The next event decoded from bytes already received; ``None`` when a read is due.
 
@@ -373,6 +383,7 @@ class AsyncEventSource(_EventSourceBase):
                 raise self._core.error
             if self._core.finished:
                 raise StopAsyncIteration
+            self._release_consumed()
             self._pending = await self._read()
             self._next = 0
         sse = self._pending[self._next]
@@ -418,6 +429,7 @@ class EventSource(_EventSourceBase):
                 raise self._core.error
             if self._core.finished:
                 raise StopIteration
+            self._release_consumed()
             self._pending = self._read()
             self._next = 0
         sse = self._pending[self._next]
