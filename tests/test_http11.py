@@ -24,6 +24,7 @@ from streamsafe._http11 import (
     ChunkedBody,
     Exchange,
     FixedLengthBody,
+    RequestWrites,
     ResponseHead,
     UntilCloseBody,
     connect_delays,
@@ -575,6 +576,31 @@ def test_request_chunked_framing_per_piece() -> None:
     assert ex.send_body(b"") == b""  # never a zero-size chunk, which would end the body
     assert ex.send_body(b"\r\n") == b"2\r\n\r\n\r\n"
     assert ex.finish() == b"0\r\n\r\n"
+
+
+def test_request_writes_head_and_small_body_in_one_write() -> None:
+    headers = [(b"Host", b"x"), (b"Content-Length", b"7")]
+    writes = RequestWrites(Exchange(b"POST", b"/v1/messages", headers))
+    assert writes.add(b"pay") == b""
+    assert writes.add(b"load") == b""
+    assert writes.finish() == (
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\npayload"
+    )
+
+
+def test_request_writes_flush_once_a_batch_is_full() -> None:
+    headers = [(b"Host", b"x"), (b"Transfer-Encoding", b"chunked")]
+    writes = RequestWrites(Exchange(b"POST", b"/", headers))
+    big = b"z" * RequestWrites.WRITE_BATCH
+    first = writes.add(b"abc")
+    second = writes.add(big)
+    third = writes.add(b"tail")
+    rest = writes.finish()
+    assert first == b""
+    assert second.startswith(b"POST / HTTP/1.1\r\n")
+    assert second.endswith(b"3\r\nabc\r\n%x\r\n" % len(big) + big + b"\r\n")
+    assert third == b""
+    assert rest == b"4\r\ntail\r\n0\r\n\r\n"
 
 
 LOCAL_ERRORS = [

@@ -26,13 +26,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import httpcore
 import httpx
 
-from ._http11 import Exchange, ResponseHead, connect_delays
+from ._http11 import Exchange, RequestWrites, ResponseHead, connect_delays
 
 __all__ = [
     "AsyncBulkConnection",
@@ -45,10 +45,10 @@ __all__ = [
 READ_SIZE: Final = 64 * 1024
 """Bytes asked of the socket per read (httpcore's own value)."""
 
-_WRITE_BATCH: Final = 64 * 1024
-"""Request bytes gathered before a write: head and a small body go out in one."""
-
 _NEW, _ACTIVE, _IDLE, _CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
+
+_Stream = TypeVar("_Stream", httpcore.AsyncNetworkStream, httpcore.NetworkStream)
+_Connection = TypeVar("_Connection")
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,11 @@ class _ConnectSettings:
     network_backend: Any
 
 
-class _ConnectionCore:
-    """State shared by the async and sync connections: NEW → ACTIVE ⇄ IDLE → CLOSED."""
+class _ConnectionCore(Generic[_Stream]):
+    """Everything the async and sync connections share: state, bookkeeping, arguments.
+
+    States: NEW → ACTIVE ⇄ IDLE → CLOSED. The twins below only move bytes.
+    """
 
     def __init__(self, origin: httpcore.Origin, settings: _ConnectSettings) -> None:
         self._origin = origin
@@ -74,6 +77,7 @@ class _ConnectionCore:
         self._expire_at: float | None = None
         self._request_count = 0
         self._exchange: Exchange | None = None
+        self._stream: _Stream | None = None
         self._lock = threading.Lock()
 
     def _claim(self, request: httpcore.Request) -> Exchange:
@@ -92,36 +96,58 @@ class _ConnectionCore:
             self._exchange = exchange
             return exchange
 
-    def _release(self, exchange: Exchange) -> bool:
-        """The response of ``exchange`` is closed: True when the socket must be closed."""
+    def _release(self, exchange: Exchange) -> _Stream | None:
+        """The response of ``exchange`` is closed: the socket to close, if it cannot be reused."""
         with self._lock:
             if self._exchange is not exchange or self._state != _ACTIVE:
-                return False  # released already
+                return None  # released already
             self._exchange = None
             if exchange.reusable:
                 self._state = _IDLE
                 expiry = self._settings.keepalive_expiry
                 if expiry is not None:
                     self._expire_at = time.monotonic() + expiry
-                return False
-            self._state = _CLOSED
-            return True
+                return None
+        return self._detach()
 
-    def _timeouts(self, request: httpcore.Request) -> dict[str, float | None]:
+    def _detach(self) -> _Stream | None:
+        """Mark the connection closed; the socket to close (once)."""
+        with self._lock:
+            self._state = _CLOSED
+            self._exchange = None
+            stream, self._stream = self._stream, None
+        return stream
+
+    @staticmethod
+    def _timeouts(request: httpcore.Request) -> dict[str, float | None]:
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         return timeouts
 
-    def _tls_context(self) -> ssl.SSLContext:
+    def _socket_call(self, timeout: float | None) -> tuple[Any, dict[str, Any]]:
+        """The backend's ``connect_tcp`` (or ``connect_unix_socket``) and its arguments."""
+        settings = self._settings
+        backend = settings.network_backend
+        arguments: dict[str, Any] = {"timeout": timeout, "socket_options": settings.socket_options}
+        if settings.uds is not None:
+            return backend.connect_unix_socket, {"path": settings.uds, **arguments}
+        host = self._origin.host.decode("ascii")
+        address = {"host": host, "port": self._origin.port, "local_address": settings.local_address}
+        return backend.connect_tcp, {**address, **arguments}
+
+    def _tls_arguments(
+        self, request: httpcore.Request, timeout: float | None
+    ) -> dict[str, Any] | None:
+        """Keyword arguments of ``start_tls``, or None for a plain-text origin."""
+        if self._origin.scheme not in (b"https", b"wss"):
+            return None
         context = self._settings.ssl_context or httpcore.default_ssl_context()
         context.set_alpn_protocols(["http/1.1"])
-        return context
-
-    def _server_hostname(self, request: httpcore.Request) -> str:
         sni: str | None = request.extensions.get("sni_hostname")
-        return sni or self._origin.host.decode("ascii")
-
-    def _needs_tls(self) -> bool:
-        return self._origin.scheme in (b"https", b"wss")
+        return {
+            "ssl_context": context,
+            "server_hostname": sni or self._origin.host.decode("ascii"),
+            "timeout": timeout,
+        }
 
     def _response(
         self, head: ResponseHead, content: Any, network_stream: object
@@ -156,7 +182,7 @@ class _ConnectionCore:
             return False
         # An idle connection whose socket is readable has been closed by the
         # server (or sent garbage): either way it cannot be reused.
-        stream: Any = getattr(self, "_stream", None)
+        stream: Any = self._stream
         if stream is not None and stream.get_extra_info("is_readable"):
             return True
         return self._expire_at is not None and time.monotonic() > self._expire_at
@@ -172,70 +198,73 @@ class _ConnectionCore:
         )
 
 
+class _BodyCore(Generic[_Connection, _Stream]):
+    """What the two body iterators share: where the body comes from."""
+
+    def __init__(
+        self, connection: _Connection, exchange: Exchange, stream: _Stream, timeout: float | None
+    ) -> None:
+        self._connection = connection
+        self._exchange = exchange
+        self._stream: _Stream = stream
+        self._timeout = timeout
+
+
+class _Replay(Generic[_Stream]):
+    """The socket after a protocol switch: bytes that arrived with the head come first."""
+
+    def __init__(self, stream: _Stream, trailing: bytes) -> None:
+        self._stream: _Stream = stream
+        self._trailing = trailing
+
+    def _replayed(self, max_bytes: int) -> bytes:
+        data, self._trailing = self._trailing[:max_bytes], self._trailing[max_bytes:]
+        return data
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 # ---------------------------------------------------------------------------
 # Async
 # ---------------------------------------------------------------------------
 
 
-class AsyncBulkConnection(_ConnectionCore, httpcore.AsyncConnectionInterface):
+class AsyncBulkConnection(
+    _ConnectionCore[httpcore.AsyncNetworkStream], httpcore.AsyncConnectionInterface
+):
     """One HTTP/1.1 connection to one origin; response bodies are read in bulk."""
-
-    def __init__(self, origin: httpcore.Origin, settings: _ConnectSettings) -> None:
-        super().__init__(origin, settings)
-        self._stream: httpcore.AsyncNetworkStream | None = None
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         exchange = self._claim(request)
         timeouts = self._timeouts(request)
         try:
-            stream = self._stream
-            if stream is None:
-                stream = self._stream = await self._connect(request, timeouts.get("connect"))
+            stream = self._stream or await self._connect(request, timeouts.get("connect"))
+            self._stream = stream
             await self._send(stream, exchange, request, timeouts.get("write"))
             head = await self._receive_head(stream, exchange, timeouts.get("read"))
         except BaseException:
-            await self._force_close()
+            await self.aclose()
             raise
-        if head.upgraded:
-            upgraded = _AsyncUpgradedStream(stream, exchange.trailing_data)
-            return self._response(head, _AsyncBody(self, exchange, stream, None), upgraded)
         body = _AsyncBody(self, exchange, stream, timeouts.get("read"))
-        return self._response(head, body, stream)
+        switched = _AsyncReplay(stream, exchange.trailing_data) if head.upgraded else stream
+        return self._response(head, body, switched)
 
     async def _connect(
         self, request: httpcore.Request, connect_timeout: float | None
     ) -> httpcore.AsyncNetworkStream:
-        settings = self._settings
-        backend = settings.network_backend
-        delays = connect_delays(settings.retries)
+        delays = connect_delays(self._settings.retries)
         while True:
             try:
-                if settings.uds is None:
-                    stream: httpcore.AsyncNetworkStream = await backend.connect_tcp(
-                        self._origin.host.decode("ascii"),
-                        self._origin.port,
-                        timeout=connect_timeout,
-                        local_address=settings.local_address,
-                        socket_options=settings.socket_options,
-                    )
-                else:
-                    stream = await backend.connect_unix_socket(
-                        settings.uds,
-                        timeout=connect_timeout,
-                        socket_options=settings.socket_options,
-                    )
-                if self._needs_tls():
-                    stream = await stream.start_tls(
-                        self._tls_context(),
-                        server_hostname=self._server_hostname(request),
-                        timeout=connect_timeout,
-                    )
-                return stream
+                connect, arguments = self._socket_call(connect_timeout)
+                stream: httpcore.AsyncNetworkStream = await connect(**arguments)
+                tls = self._tls_arguments(request, connect_timeout)
+                return stream if tls is None else await stream.start_tls(**tls)
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                await backend.sleep(delay)
+                await self._settings.network_backend.sleep(delay)
 
     async def _send(
         self,
@@ -244,18 +273,12 @@ class AsyncBulkConnection(_ConnectionCore, httpcore.AsyncConnectionInterface):
         request: httpcore.Request,
         write_timeout: float | None,
     ) -> None:
-        pending = [exchange.start()]
-        size = len(pending[0])
+        writes = RequestWrites(exchange)
         try:
             async for piece in request.stream:  # type: ignore[union-attr]
-                data = exchange.send_body(piece)
-                pending.append(data)
-                size += len(data)
-                if size >= _WRITE_BATCH:
-                    await stream.write(b"".join(pending), timeout=write_timeout)
-                    pending, size = [], 0
-            pending.append(exchange.finish())
-            await stream.write(b"".join(pending), timeout=write_timeout)
+                if batch := writes.add(piece):
+                    await stream.write(batch, timeout=write_timeout)
+            await stream.write(writes.finish(), timeout=write_timeout)
         except httpcore.WriteError:
             # The server may have answered early (a 413, say) and closed its
             # side: read what it said rather than report a broken pipe.
@@ -270,23 +293,10 @@ class AsyncBulkConnection(_ConnectionCore, httpcore.AsyncConnectionInterface):
                 return head
 
     async def _response_closed(self, exchange: Exchange) -> None:
-        if self._release(exchange):
-            await self._close_stream()
-
-    async def _force_close(self) -> None:
-        with self._lock:
-            self._state = _CLOSED
-            self._exchange = None
-        await self._close_stream()
-
-    async def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
+        await _aclose_shielded(self._release(exchange))
 
     async def aclose(self) -> None:
-        await self._force_close()
+        await _aclose_shielded(self._detach())
 
     async def __aenter__(self) -> AsyncBulkConnection:
         return self
@@ -295,20 +305,14 @@ class AsyncBulkConnection(_ConnectionCore, httpcore.AsyncConnectionInterface):
         await self.aclose()
 
 
-class _AsyncBody:
-    """The body of one response: one ``bytes`` per socket read, however many chunks it held."""
+async def _aclose_shielded(stream: httpcore.AsyncNetworkStream | None) -> None:
+    if stream is not None:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
 
-    def __init__(
-        self,
-        connection: AsyncBulkConnection,
-        exchange: Exchange,
-        stream: httpcore.AsyncNetworkStream,
-        timeout: float | None,
-    ) -> None:
-        self._connection = connection
-        self._exchange = exchange
-        self._stream = stream
-        self._timeout = timeout
+
+class _AsyncBody(_BodyCore[AsyncBulkConnection, httpcore.AsyncNetworkStream]):
+    """The body of one response: one ``bytes`` per socket read, however many chunks it held."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         exchange = self._exchange
@@ -325,19 +329,10 @@ class _AsyncBody:
         await self._connection._response_closed(self._exchange)
 
 
-class _AsyncUpgradedStream(httpcore.AsyncNetworkStream):
-    """The socket after a protocol switch, replaying bytes that arrived with the head."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream, trailing: bytes) -> None:
-        self._stream = stream
-        self._trailing = trailing
-
+class _AsyncReplay(_Replay[httpcore.AsyncNetworkStream], httpcore.AsyncNetworkStream):
     # httpcore's network stream interface takes its timeouts as arguments.
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        if self._trailing:
-            data, self._trailing = self._trailing[:max_bytes], self._trailing[max_bytes:]
-            return data
-        return await self._stream.read(max_bytes, timeout)
+        return self._replayed(max_bytes) or await self._stream.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await self._stream.write(buffer, timeout)
@@ -353,118 +348,79 @@ class _AsyncUpgradedStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         return await self._stream.start_tls(ssl_context, server_hostname, timeout)
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
 
 # ---------------------------------------------------------------------------
 # Sync
 # ---------------------------------------------------------------------------
 
 
-class BulkConnection(_ConnectionCore, httpcore.ConnectionInterface):
+class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.ConnectionInterface):
     """Synchronous twin of :class:`AsyncBulkConnection`."""
-
-    def __init__(self, origin: httpcore.Origin, settings: _ConnectSettings) -> None:
-        super().__init__(origin, settings)
-        self._stream: httpcore.NetworkStream | None = None
 
     def handle_request(self, request: httpcore.Request) -> httpcore.Response:
         exchange = self._claim(request)
         timeouts = self._timeouts(request)
         try:
-            stream = self._stream
-            if stream is None:
-                stream = self._stream = self._connect(request, timeouts.get("connect"))
+            stream = self._stream or self._connect(request, timeouts.get("connect"))
+            self._stream = stream
             self._send(stream, exchange, request, timeouts.get("write"))
             head = self._receive_head(stream, exchange, timeouts.get("read"))
         except BaseException:
-            self._force_close()
+            self.close()
             raise
-        if head.upgraded:
-            upgraded = _SyncUpgradedStream(stream, exchange.trailing_data)
-            return self._response(head, _SyncBody(self, exchange, stream, None), upgraded)
         body = _SyncBody(self, exchange, stream, timeouts.get("read"))
-        return self._response(head, body, stream)
+        switched = _SyncReplay(stream, exchange.trailing_data) if head.upgraded else stream
+        return self._response(head, body, switched)
 
-    def _connect(self, request: httpcore.Request, timeout: float | None) -> httpcore.NetworkStream:
-        settings = self._settings
-        backend = settings.network_backend
-        delays = connect_delays(settings.retries)
+    def _connect(
+        self, request: httpcore.Request, connect_timeout: float | None
+    ) -> httpcore.NetworkStream:
+        delays = connect_delays(self._settings.retries)
         while True:
             try:
-                if settings.uds is None:
-                    stream: httpcore.NetworkStream = backend.connect_tcp(
-                        self._origin.host.decode("ascii"),
-                        self._origin.port,
-                        timeout=timeout,
-                        local_address=settings.local_address,
-                        socket_options=settings.socket_options,
-                    )
-                else:
-                    stream = backend.connect_unix_socket(
-                        settings.uds, timeout=timeout, socket_options=settings.socket_options
-                    )
-                if self._needs_tls():
-                    stream = stream.start_tls(
-                        self._tls_context(),
-                        server_hostname=self._server_hostname(request),
-                        timeout=timeout,
-                    )
-                return stream
+                connect, arguments = self._socket_call(connect_timeout)
+                stream: httpcore.NetworkStream = connect(**arguments)
+                tls = self._tls_arguments(request, connect_timeout)
+                return stream if tls is None else stream.start_tls(**tls)
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                backend.sleep(delay)
+                self._settings.network_backend.sleep(delay)
 
     def _send(
         self,
         stream: httpcore.NetworkStream,
         exchange: Exchange,
         request: httpcore.Request,
-        timeout: float | None,
+        write_timeout: float | None,
     ) -> None:
-        pending = [exchange.start()]
-        size = len(pending[0])
+        writes = RequestWrites(exchange)
         try:
             for piece in request.stream:  # type: ignore[union-attr]
-                data = exchange.send_body(piece)
-                pending.append(data)
-                size += len(data)
-                if size >= _WRITE_BATCH:
-                    stream.write(b"".join(pending), timeout=timeout)
-                    pending, size = [], 0
-            pending.append(exchange.finish())
-            stream.write(b"".join(pending), timeout=timeout)
+                if batch := writes.add(piece):
+                    stream.write(batch, timeout=write_timeout)
+            stream.write(writes.finish(), timeout=write_timeout)
         except httpcore.WriteError:
             pass  # as in the async twin: read the early answer instead
 
     def _receive_head(
-        self, stream: httpcore.NetworkStream, exchange: Exchange, timeout: float | None
+        self, stream: httpcore.NetworkStream, exchange: Exchange, read_timeout: float | None
     ) -> ResponseHead:
         while True:
-            head = exchange.receive_head(stream.read(READ_SIZE, timeout=timeout))
+            head = exchange.receive_head(stream.read(READ_SIZE, timeout=read_timeout))
             if head is not None:
                 return head
 
     def _response_closed(self, exchange: Exchange) -> None:
-        if self._release(exchange):
-            self._close_stream()
-
-    def _force_close(self) -> None:
-        with self._lock:
-            self._state = _CLOSED
-            self._exchange = None
-        self._close_stream()
-
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
+        stream = self._release(exchange)
         if stream is not None:
             stream.close()
 
     def close(self) -> None:
-        self._force_close()
+        stream = self._detach()
+        if stream is not None:
+            stream.close()
 
     def __enter__(self) -> BulkConnection:
         return self
@@ -473,20 +429,8 @@ class BulkConnection(_ConnectionCore, httpcore.ConnectionInterface):
         self.close()
 
 
-class _SyncBody:
+class _SyncBody(_BodyCore[BulkConnection, httpcore.NetworkStream]):
     """Synchronous twin of :class:`_AsyncBody`."""
-
-    def __init__(
-        self,
-        connection: BulkConnection,
-        exchange: Exchange,
-        stream: httpcore.NetworkStream,
-        timeout: float | None,
-    ) -> None:
-        self._connection = connection
-        self._exchange = exchange
-        self._stream = stream
-        self._timeout = timeout
 
     def __iter__(self) -> Iterator[bytes]:
         exchange = self._exchange
@@ -503,18 +447,9 @@ class _SyncBody:
         self._connection._response_closed(self._exchange)
 
 
-class _SyncUpgradedStream(httpcore.NetworkStream):
-    """Synchronous twin of :class:`_AsyncUpgradedStream`."""
-
-    def __init__(self, stream: httpcore.NetworkStream, trailing: bytes) -> None:
-        self._stream = stream
-        self._trailing = trailing
-
+class _SyncReplay(_Replay[httpcore.NetworkStream], httpcore.NetworkStream):
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._trailing:
-            data, self._trailing = self._trailing[:max_bytes], self._trailing[max_bytes:]
-            return data
-        return self._stream.read(max_bytes, timeout)
+        return self._replayed(max_bytes) or self._stream.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._stream.write(buffer, timeout)
@@ -529,9 +464,6 @@ class _SyncUpgradedStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         return self._stream.start_tls(ssl_context, server_hostname, timeout)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
 
 
 # ---------------------------------------------------------------------------

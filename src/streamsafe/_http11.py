@@ -34,6 +34,7 @@ __all__ = [
     "ChunkedBody",
     "Exchange",
     "FixedLengthBody",
+    "RequestWrites",
     "ResponseHead",
     "UntilCloseBody",
     "connect_delays",
@@ -382,6 +383,39 @@ class Exchange:
         return b"close" not in _tokens(head.headers, b"connection") | _tokens(
             self._headers, b"connection"
         )
+
+
+class RequestWrites:
+    """Groups a request into few writes: the head and a small body go out as one.
+
+    :meth:`add` queues a piece of the body and returns a batch to write once
+    :data:`WRITE_BATCH` bytes are queued (``b""`` until then); :meth:`finish`
+    returns the rest, with the end of the request.
+    """
+
+    WRITE_BATCH: Final = 64 * 1024
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self._queued = [exchange.start()]
+        self._size = len(self._queued[0])
+
+    def add(self, piece: bytes) -> bytes:
+        data = self._exchange.send_body(piece)
+        self._queued.append(data)
+        self._size += len(data)
+        if self._size < self.WRITE_BATCH:
+            return b""
+        return self._flush()
+
+    def finish(self) -> bytes:
+        self._queued.append(self._exchange.finish())
+        return self._flush()
+
+    def _flush(self) -> bytes:
+        batch = b"".join(self._queued)
+        self._queued, self._size = [], 0
+        return batch
 
 
 def connect_delays(retries: int, factor: float = 0.5) -> Iterator[float]:

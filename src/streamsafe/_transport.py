@@ -23,6 +23,12 @@ Three problems are solved here, below everything that speaks SSE:
   the number of open connections. :class:`ShardedAsyncTransport` (and its sync
   twin :class:`ShardedTransport`) spreads requests over several smaller pools.
 
+* **A cost per HTTP chunk.** The API sends each event as its own chunk, and
+  the stock HTTP/1.1 connection hands each chunk up separately. The
+  transports built here give direct HTTP/1.1 origins the bulk connections of
+  :mod:`streamsafe._connection` (one body piece per socket read), unless
+  ``bulk_reads=False``.
+
 :func:`has_keepalive` tells whether every route of an httpx client carries the
 keep-alive options (used by the client to warn about user-supplied clients).
 """
@@ -414,6 +420,11 @@ def keepalive_transport(
     Passing the result as ``transport=`` makes httpx ignore proxy environment
     variables; use :func:`default_async_client` to keep both.
 
+    ``bulk_reads`` (default True): direct HTTP/1.1 connections de-chunk
+    response bodies in bulk, one piece per socket read instead of one per HTTP
+    chunk (see :mod:`streamsafe._connection`). Proxied and HTTP/2 connections
+    always use httpcore's own.
+
     With ``proxy=``: httpcore 1.0 keeps ``socket_options`` on its proxy pools
     but never applies them to the connections it opens to the proxy, so the
     pool's network backend is wrapped to add them at connect time (HTTP
@@ -438,7 +449,7 @@ def sync_keepalive_transport(
 ) -> httpx.HTTPTransport:
     """Synchronous twin of :func:`keepalive_transport` (an ``httpx.HTTPTransport``).
 
-    Defaults: ``idle=60`` s, ``interval=10`` s, ``count=5`` probes.
+    Defaults: ``idle=60`` s, ``interval=10`` s, ``count=5`` probes, ``bulk_reads=True``.
     """
     options = _options_with_extras(idle, interval, count, kwargs)
     transport = httpx.HTTPTransport(socket_options=options, **kwargs)
