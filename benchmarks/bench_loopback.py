@@ -13,13 +13,13 @@ connection, with the same pre-built response — headers plus a chunked
   them, but the whole response is still written at once: a client that is
   busy with 1,000 streams finds many chunks in every read, as it does when it
   falls behind a real upstream. The HTTP layer's cost per chunk shows here;
-  this mode reproduces the floor the performance issue measured (≈ 60–75k
-  events/s at ≈ 13–16 CPU s per million events);
+  this mode reproduces the floor the performance issue measured (60k to 75k
+  events/s at 13 to 16 CPU s per million events);
 * ``event`` — every event is its own HTTP chunk and its own ``write``, and the
   server yields to its event loop after each one, as an upstream that flushes
-  every event does. The server, on the same 2-core machine, is then what
-  limits events/s (≈ 70–80k whatever the client): compare *CPU seconds per
-  million events* in this mode.
+  every event does. The client reads a few events at a time and its per-read
+  costs show; the server shares the 2-core machine and may bound events/s
+  (about 200k here), so compare *CPU seconds per million events* too.
 
 The clients (:func:`run_clients`) open ``streams`` streams concurrently on one
 asyncio event loop and record wall time and the client process's CPU time
