@@ -378,6 +378,11 @@ _KNOWN_EVENTS = (
 )
 _fast_decoder = msgspec.json.Decoder(_KNOWN_EVENTS)
 
+#: The strict decode alone: known types and fields only, msgspec's errors for
+#: anything else. :func:`decode_event` is the same plus the lossless fallback;
+#: a hot loop may try this first and fall back to :func:`decode_event`.
+decode_known_event: Callable[[str | bytes], StreamEvent] = _fast_decoder.decode
+
 
 def _tag_map(*classes: type[_Tagged]) -> dict[str, type[_Tagged]]:
     return {str(cls.__struct_config__.tag): cls for cls in classes}

@@ -45,6 +45,7 @@ from typing import Any
 
 import anyio
 import httpx
+import msgspec
 from httpx_sse import ServerSentEvent
 
 from ._accumulate import MessageAccumulator
@@ -56,6 +57,7 @@ from ._events import (
     StreamEvent,
     TextDelta,
     decode_event,
+    decode_known_event,
 )
 from ._sse import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -112,7 +114,11 @@ class _MessageCore:
 
     def on_sse(self, sse: ServerSentEvent) -> StreamEvent:
         try:
-            event = decode_event(sse.data)
+            data = sse.data
+            try:
+                event: StreamEvent = decode_known_event(data)
+            except msgspec.MsgspecError:
+                event = decode_event(data)  # anything new, or malformed: the careful path
             self.apply(event)
         except APIError as exc:
             self.fail(exc)
