@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import anyio
 import httpcore
@@ -30,6 +32,7 @@ from streamsafe._connection import (
 from streamsafe._transport import (
     default_async_client,
     default_sync_client,
+    has_keepalive,
     keepalive_socket_options,
     keepalive_transport,
     sync_keepalive_transport,
@@ -56,13 +59,20 @@ class ScriptedServer:
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
     tls: ssl.SSLContext | None = None
+    unix_path: str | None = None  # listen on a Unix socket instead of TCP
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        if self.unix_path is not None:
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(self.unix_path)
+            self._listener.listen()
+            self.port = 80
+        else:
+            self._listener = socket.create_server(("127.0.0.1", 0))
+            self.port = self._listener.getsockname()[1]
         self._listener.settimeout(0.05)
-        self.port = self._listener.getsockname()[1]
         scheme = "https" if self.tls else "http"
         self.url = f"{scheme}://localhost:{self.port}"
         self._conns: list[socket.socket] = []
@@ -434,6 +444,88 @@ async def test_bulk_connection_sockets_have_keepalive(server: ScriptedServer) ->
         sock = response.extensions["network_stream"].get_extra_info("socket")
         for level, name, value in keepalive_socket_options(41, 9, 4):
             assert sock.getsockopt(level, name) == value
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
+async def test_unix_socket_origin(tmp_path: Path) -> None:
+    scripted = ScriptedServer(unix_path=str(tmp_path / "api.sock"))
+    scripted.replies += [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
+    try:
+        transport = keepalive_transport(uds=scripted.unix_path)
+        assert type(transport._pool) is BulkAsyncConnectionPool
+        async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
+            assert (await client.get("http://api/v1")).content == b"".join(PIECES)
+            assert (await client.get("http://api/v1")).text == "again"
+            connections = transport._pool.connections
+            assert [type(c) for c in connections] == [AsyncBulkConnection]
+    finally:
+        scripted.close()
+    assert scripted.connections == 1
+    assert scripted.requests[0].startswith(b"GET /v1 HTTP/1.1\r\n")
+
+
+def test_unix_socket_transports_need_no_keepalive(tmp_path: Path) -> None:
+    # TCP keep-alive options on a Unix socket fail to set (EOPNOTSUPP): they are
+    # left out, and a Unix-socket client does not count as missing keep-alive.
+    path = str(tmp_path / "api.sock")
+    transport = sync_keepalive_transport(uds=path, socket_options=[(1, 7, 65536)])
+    assert transport._pool._socket_options == [(1, 7, 65536)]
+    assert has_keepalive(httpx.Client(transport=transport))
+    assert has_keepalive(httpx.Client(transport=httpx.HTTPTransport(uds=path)))
+    assert not has_keepalive(httpx.Client(transport=httpx.HTTPTransport()))
+
+
+class _RefusingBackend(httpcore.AsyncNetworkBackend, httpcore.NetworkBackend):
+    """A backend whose every connect fails; counts attempts and pauses."""
+
+    def __init__(self) -> None:
+        self.attempts: list[dict[str, object]] = []
+        self.pauses: list[float] = []
+
+    def _refuse(self, **arguments: object) -> Any:
+        self.attempts.append(arguments)
+        raise httpcore.ConnectError("refused")
+
+    async def connect_tcp(self, host: str, port: int, **arguments: Any) -> Any:  # type: ignore[override]
+        return self._refuse(host=host, port=port, **arguments)
+
+    async def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        self.pauses.append(seconds)
+
+
+class _SyncRefusingBackend(_RefusingBackend):
+    def connect_tcp(self, host: str, port: int, **arguments: Any) -> Any:  # type: ignore[override]
+        return self._refuse(host=host, port=port, **arguments)
+
+    def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        self.pauses.append(seconds)
+
+
+async def test_connect_retries_follow_the_pool_setting() -> None:
+    backend = _RefusingBackend()
+    options = keepalive_socket_options()
+    pool = BulkAsyncConnectionPool(retries=3, network_backend=backend, socket_options=options)
+    with pytest.raises(httpcore.ConnectError):
+        await pool.request("GET", "http://example.invalid:8080/")
+    assert len(backend.attempts) == 4
+    assert backend.pauses == [0.0, 0.5, 1.0]
+    first = backend.attempts[0]
+    assert (first["host"], first["port"], first["socket_options"]) == (
+        "example.invalid",
+        8080,
+        options,
+    )
+    assert pool.connections == []  # the failed connection is dropped, not reused
+
+
+def test_sync_connect_retries_follow_the_pool_setting() -> None:
+    backend = _SyncRefusingBackend()
+    pool = BulkConnectionPool(retries=1, network_backend=backend)
+    with pytest.raises(httpcore.ConnectError):
+        pool.request("GET", "http://example.invalid/")
+    assert len(backend.attempts) == 2
+    assert backend.pauses == [0.0]
+    assert pool.connections == []
 
 
 # --------------------------------------------------------------------------

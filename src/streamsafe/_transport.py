@@ -292,7 +292,11 @@ def keepalive_socket_options(
 def _options_with_extras(
     idle: float, interval: float, count: int, kwargs: dict[str, Any]
 ) -> list[SocketOption]:
-    options = keepalive_socket_options(idle, interval, count)
+    options = keepalive_socket_options(idle, interval, count)  # validated in any case
+    if kwargs.get("uds") is not None:
+        # A Unix socket has no TCP path to keep alive, and setting TCP options
+        # on it fails (EOPNOTSUPP): only the caller's own options apply.
+        options = []
     extra = kwargs.pop("socket_options", None)
     if extra is not None:
         # Applied after ours, so a caller's own value for the same option wins.
@@ -1008,6 +1012,8 @@ def _transport_has_keepalive(transport: object) -> bool:
         return True
     # Not built here: look at what httpx handed to the httpcore pool.
     pool = getattr(transport, "_pool", None)
+    if getattr(pool, "_uds", None) is not None:
+        return True  # a Unix socket: no network path that could go idle and die
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, (_KeepaliveAsyncBackend, _KeepaliveSyncBackend)):
         return _options_enable_keepalive(backend.options)
