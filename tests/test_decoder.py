@@ -55,11 +55,19 @@ def _as_tuple(event: ServerSentEvent) -> Ev:
 
 
 def decode(chunks: Iterable[bytes], **kwargs: int) -> Outcome:
+    """Decode with ``feed``/``end``, and check ``feed_raw``/``end_raw`` give the same."""
     decoder = SSEDecoder(**kwargs)
+    raw_decoder = SSEDecoder(**kwargs)
     events: list[Ev] = []
+    raw: list[Ev] = []
     for chunk in chunks:
         events += map(_as_tuple, decoder.feed(chunk))
+        raw += raw_decoder.feed_raw(chunk)
     events += map(_as_tuple, decoder.end())
+    raw += raw_decoder.end_raw()
+    assert raw == events
+    assert all(type(event) is tuple for event in raw)  # plain tuples: the GC untracks them
+    assert raw_decoder.ended_cleanly is decoder.ended_cleanly
     return Outcome(events, decoder.last_event_id, decoder.retry, decoder.ended_cleanly)
 
 

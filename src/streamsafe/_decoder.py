@@ -37,15 +37,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Final
+from typing import Final, TypeAlias
 
 from httpx_sse import ServerSentEvent
 
 from ._errors import EventTooLargeError
 
-__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SSEDecoder"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "RawEvent", "SSEDecoder"]
 
 DEFAULT_MAX_EVENT_BYTES: Final = 16 * 1024 * 1024
+
+RawEvent: TypeAlias = tuple[str, str, str, int | None]
+"""One event as ``(event, data, id, retry)``: the fields of a ``ServerSentEvent``."""
 
 _BOM: Final = b"\xef\xbb\xbf"
 _LF: Final = 0x0A
@@ -89,7 +92,8 @@ class SSEDecoder:
     :attr:`ended_cleanly` to tell a complete stream from one that stopped in
     the middle of an event.
 
-    Each event is an :class:`httpx_sse.ServerSentEvent`: ``event`` is the event
+    Each event is an :class:`httpx_sse.ServerSentEvent` (or, from
+    :meth:`feed_raw`, a tuple of the same four fields): ``event`` is the event
     type (``"message"`` when none was given), ``data`` the data lines joined by
     LF, ``id`` the last event ID string at dispatch (it persists from event to
     event until an ``id`` field changes it) and ``retry`` the stream's
@@ -197,6 +201,18 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk``; return the events it completed, in order."""
+        return [ServerSentEvent(*event) for event in self.feed_raw(chunk)]
+
+    def end(self) -> list[ServerSentEvent]:
+        """Signal the end of the stream (see :meth:`end_raw`, which this wraps)."""
+        return [ServerSentEvent(*event) for event in self.end_raw()]
+
+    def feed_raw(self, chunk: bytes) -> list[RawEvent]:
+        """:meth:`feed`, with each event as a plain ``(event, data, id, retry)`` tuple.
+
+        The same events, several times cheaper to build and to hold (the
+        garbage collector does not track them): streamsafe's own streams use it.
+        """
         if self._failure is not None:
             self._failure_reported = True
             raise EventTooLargeError(self._failure)
@@ -220,11 +236,7 @@ class SSEDecoder:
                 self._last_event_id = self._id_buffer
                 self._open = False
                 name = self._names.get(event_line) or self._name(event_line)
-                return [
-                    ServerSentEvent(
-                        name, data.decode("utf-8", "replace"), self._last_event_id, self._retry
-                    )
-                ]
+                return [(name, data.decode("utf-8", "replace"), self._last_event_id, self._retry)]
         head = self._head
         if head is not None:
             chunk = head + chunk
@@ -267,7 +279,7 @@ class SSEDecoder:
         else:
             buf = chunk
         end = last + 1
-        out: list[ServerSentEvent] = []
+        out: list[RawEvent] = []
         try:
             self._decode_lines(buf, end, out)
         except EventTooLargeError as exc:
@@ -280,7 +292,7 @@ class SSEDecoder:
             self._partial_len = rest
         return out
 
-    def end(self) -> list[ServerSentEvent]:
+    def end_raw(self) -> list[RawEvent]:
         """Signal the end of the stream.
 
         Per the standard, an unfinished block (a partial line, or field lines
@@ -308,7 +320,7 @@ class SSEDecoder:
     # ------------------------------------------------------------------
     # Internals
 
-    def _decode_lines(self, buf: bytes, end: int, out: list[ServerSentEvent]) -> None:
+    def _decode_lines(self, buf: bytes, end: int, out: list[RawEvent]) -> None:
         """Decode the complete LF-terminated lines ``buf[:end]`` into ``out``."""
         limit = self._limit
         big = end > limit
@@ -394,7 +406,7 @@ class SSEDecoder:
         if opened:
             self._open = True
 
-    def _emit_event_data_run(self, lines: list[bytes], out: list[ServerSentEvent]) -> None:
+    def _emit_event_data_run(self, lines: list[bytes], out: list[RawEvent]) -> None:
         # lines: [event: X, data: Y, "", event: X, data: Y, "", ..., ""]
         event_id = self._last_event_id = self._id_buffer
         retry = self._retry
@@ -402,7 +414,7 @@ class SSEDecoder:
         cached = self._names.get
         name = self._name
         out += [
-            ServerSentEvent(
+            (
                 cached(event_line) or name(event_line),
                 data_line[6:].decode("utf-8", "replace"),
                 event_id,
@@ -411,17 +423,17 @@ class SSEDecoder:
             for event_line, data_line in zip(lines[0:-1:3], lines[1::3], strict=True)
         ]
 
-    def _emit_data_run(self, lines: list[bytes], out: list[ServerSentEvent]) -> None:
+    def _emit_data_run(self, lines: list[bytes], out: list[RawEvent]) -> None:
         # lines: [data: Y, "", data: Y, "", ..., ""]
         event_id = self._last_event_id = self._id_buffer
         retry = self._retry
         self._open = False
         out += [
-            ServerSentEvent("message", data_line[6:].decode("utf-8", "replace"), event_id, retry)
+            ("message", data_line[6:].decode("utf-8", "replace"), event_id, retry)
             for data_line in lines[0:-1:2]
         ]
 
-    def _emit_mixed_run(self, buf: bytes, pos: int, stop: int, out: list[ServerSentEvent]) -> None:
+    def _emit_mixed_run(self, buf: bytes, pos: int, stop: int, out: list[RawEvent]) -> None:
         # Blocks of [id: I] [event: X] data: Y; an absent line is captured as b"".
         event_id = self._id_buffer
         retry = self._retry
@@ -432,7 +444,7 @@ class SSEDecoder:
             if id_line:
                 event_id = id_line[4:].decode("utf-8", "replace")
             append(
-                ServerSentEvent(
+                (
                     cached(event_line) or name(event_line),
                     data.decode("utf-8", "replace"),
                     event_id,
@@ -481,7 +493,7 @@ class SSEDecoder:
                 self._retry = int(value.lstrip(b"0") or b"0")
         # Any other name is ignored.
 
-    def _dispatch(self) -> ServerSentEvent | None:
+    def _dispatch(self) -> RawEvent | None:
         """Handle a blank line (the standard's "dispatch the event")."""
         event_id = self._last_event_id = self._id_buffer
         self._open = False
@@ -490,8 +502,11 @@ class SSEDecoder:
             self._event_type = ""
             return None
         del data[-1]
-        event = ServerSentEvent(
-            self._event_type, data.decode("utf-8", "replace"), event_id, self._retry
+        event = (
+            self._event_type or "message",
+            data.decode("utf-8", "replace"),
+            event_id,
+            self._retry,
         )
         self._data = bytearray()
         self._event_type = ""
@@ -510,7 +525,7 @@ class SSEDecoder:
     def _line_error(self, what: str) -> EventTooLargeError:
         return EventTooLargeError(f"SSE event exceeds max_event_bytes={self._limit} ({what})")
 
-    def _fail(self, error: EventTooLargeError, out: list[ServerSentEvent]) -> list[ServerSentEvent]:
+    def _fail(self, error: EventTooLargeError, out: list[RawEvent]) -> list[RawEvent]:
         """Enter the failed state; raise now, or after returning ``out``."""
         self._failure = str(error)
         self._reset_block()

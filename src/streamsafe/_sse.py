@@ -34,7 +34,7 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
-from ._decoder import SSEDecoder
+from ._decoder import RawEvent, SSEDecoder
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -220,37 +220,36 @@ class _SourceCore:
         #: An in-stream error, raised once the events before it are consumed.
         self.error: APIError | None = None
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        events = self.decoder.feed(chunk)
+    def feed(self, chunk: bytes) -> list[RawEvent]:
+        events = self.decoder.feed_raw(chunk)
         if events:
             self._inspect(events)
         return events
 
-    def end(self) -> list[ServerSentEvent]:
+    def end(self) -> list[RawEvent]:
         self.finished = True
-        events = self.decoder.end()
+        events = self.decoder.end_raw()
         if events:
             self._inspect(events)
         return events
 
-    def _inspect(self, events: list[ServerSentEvent]) -> None:
+    def _inspect(self, events: list[RawEvent]) -> None:
         """Find an error event; the events before it are still delivered, then it raises."""
         content = False
-        for position, sse in enumerate(events):
-            kind = sse.event
-            if kind == "error" or (kind not in _CONTENT_EVENTS and _has_type(sse.data, "error")):
-                self.error = self.stream_error(sse)
+        for position, (kind, data, _, _) in enumerate(events):
+            if kind == "error" or (kind not in _CONTENT_EVENTS and _has_type(data, "error")):
+                self.error = self.stream_error(data)
                 self.finished = True
                 del events[position:]
                 break
-            if kind != "ping" and not (kind == "message" and _has_type(sse.data, "ping")):
+            if kind != "ping" and not (kind == "message" and _has_type(data, "ping")):
                 content = True
         if content:
             self.waited = 0.0
 
-    def stream_error(self, sse: ServerSentEvent) -> APIError:
+    def stream_error(self, data: str) -> APIError:
         try:
-            payload: object = json.loads(sse.data)
+            payload: object = json.loads(data)
         except ValueError:
             payload = None
         return error_from_payload(
@@ -258,10 +257,10 @@ class _SourceCore:
             http_status=self.response.status_code,
             in_stream=True,
             response=self.response,
-            raw_text=sse.data if payload is None else None,
+            raw_text=data if payload is None else None,
         )
 
-    def after_read(self, chunk: bytes, waited: float) -> list[ServerSentEvent]:
+    def after_read(self, chunk: bytes, waited: float) -> list[RawEvent]:
         """Decode a chunk that took ``waited`` seconds to arrive; run the watchdog."""
         self.waited += waited
         events = self.feed(chunk)  # a content event resets ``waited``
@@ -328,7 +327,7 @@ class _EventSourceBase:
 
     def __init__(self, core: _SourceCore) -> None:
         self._core = core
-        self._pending: list[ServerSentEvent] = []
+        self._pending: list[RawEvent] = []
         self._next = 0
 
     @property
@@ -360,6 +359,11 @@ class _EventSourceBase:
         Lets a consumer take events without an ``await`` per event; a pending
         in-stream error is left for the next regular read to raise.
         """
+        raw = self.next_buffered_raw()
+        return None if raw is None else ServerSentEvent(*raw)
+
+    def next_buffered_raw(self) -> RawEvent | None:
+        """:meth:`next_buffered`, as an ``(event, data, id, retry)`` tuple."""
         position = self._next
         if position < len(self._pending):
             self._next = position + 1
@@ -378,6 +382,10 @@ class AsyncEventSource(_EventSourceBase):
         return self
 
     async def __anext__(self) -> ServerSentEvent:
+        return ServerSentEvent(*await self.next_raw())
+
+    async def next_raw(self) -> RawEvent:
+        """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
         while self._next >= len(self._pending):
             if self._core.error is not None:
                 raise self._core.error
@@ -390,7 +398,7 @@ class AsyncEventSource(_EventSourceBase):
         self._next += 1
         return sse
 
-    async def _read(self) -> list[ServerSentEvent]:
+    async def _read(self) -> list[RawEvent]:
         # The watchdog is checked as each chunk arrives (a cancel scope per
         # read would cost more than the rest of the pipeline on servers that
         # flush every event); a silent connection is the read timeout's job,
@@ -424,6 +432,10 @@ class EventSource(_EventSourceBase):
         return self
 
     def __next__(self) -> ServerSentEvent:
+        return ServerSentEvent(*self.next_raw())
+
+    def next_raw(self) -> RawEvent:
+        """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
         while self._next >= len(self._pending):
             if self._core.error is not None:
                 raise self._core.error
@@ -436,7 +448,7 @@ class EventSource(_EventSourceBase):
         self._next += 1
         return sse
 
-    def _read(self) -> list[ServerSentEvent]:
+    def _read(self) -> list[RawEvent]:
         core = self._core  # the same rules as AsyncEventSource._read
         if core.closed:
             return core.end()

@@ -46,9 +46,9 @@ from typing import Any
 import anyio
 import httpx
 import msgspec
-from httpx_sse import ServerSentEvent
 
 from ._accumulate import MessageAccumulator
+from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
     ContentBlockDeltaEvent,
@@ -112,9 +112,9 @@ class _MessageCore:
         level = logging.WARNING if isinstance(exc, APIStatusError) else logging.DEBUG
         logger.log(level, "ignored after message_stop (the message is complete): %s", what)
 
-    def on_sse(self, sse: ServerSentEvent) -> StreamEvent:
+    def on_sse(self, sse: RawEvent) -> StreamEvent:
         try:
-            data = sse.data
+            data = sse[1]
             try:
                 event: StreamEvent = decode_known_event(data)
             except msgspec.MsgspecError:
@@ -186,7 +186,7 @@ class _MessageStreamBase:
         """Apply every event already received, without handing them out (``until_done``)."""
         core = self._core
         core.held.clear()  # held events were applied when they were read
-        next_buffered = self._source.next_buffered
+        next_buffered = self._source.next_buffered_raw
         while not core.accumulator.done:
             sse = next_buffered()
             if sse is None:
@@ -257,7 +257,7 @@ class AsyncMessageStream(_MessageStreamBase):
         if core.held:
             return core.held.popleft()
         if not core.accumulator.done:
-            sse = self._source.next_buffered()
+            sse = self._source.next_buffered_raw()
             if sse is not None:
                 return core.on_sse(sse)
         try:
@@ -272,7 +272,7 @@ class AsyncMessageStream(_MessageStreamBase):
         if core.accumulator.done:
             return await self._read_after_stop()
         try:
-            sse = await self._source.__anext__()
+            sse = await self._source.next_raw()
         except StopAsyncIteration:
             core.on_end(self._source.ended_cleanly)
             raise
@@ -288,7 +288,7 @@ class AsyncMessageStream(_MessageStreamBase):
                 core.stop_deadline = anyio.current_time() + AFTER_STOP_GRACE
             with anyio.CancelScope(deadline=core.stop_deadline):
                 try:
-                    return core.on_sse(await self._source.__anext__())
+                    return core.on_sse(await self._source.next_raw())
                 except StopAsyncIteration:
                     core.over = True
                     raise
@@ -387,7 +387,7 @@ class MessageStream(_MessageStreamBase):
         if core.held:
             return core.held.popleft()
         if not core.accumulator.done:
-            sse = self._source.next_buffered()
+            sse = self._source.next_buffered_raw()
             if sse is not None:
                 return core.on_sse(sse)
         try:
@@ -401,7 +401,7 @@ class MessageStream(_MessageStreamBase):
         if core.accumulator.done:
             return self._read_after_stop()
         try:
-            sse = next(self._source)
+            sse = self._source.next_raw()
         except StopIteration:
             core.on_end(self._source.ended_cleanly)
             raise
@@ -415,7 +415,7 @@ class MessageStream(_MessageStreamBase):
         if core.over:
             raise StopIteration
         try:
-            return core.on_sse(next(self._source))
+            return core.on_sse(self._source.next_raw())
         except StopIteration:
             core.over = True
             raise
