@@ -182,6 +182,17 @@ class _MessageStreamBase:
         )
         finalizer.atexit = False
 
+    def _next_ready(self) -> StreamEvent | None:
+        """The next event if no read is needed for it (held, or already received), else None."""
+        core = self._core
+        if core.held:
+            return core.held.popleft()
+        if not core.accumulator.done:
+            sse = self._source.next_buffered_raw()
+            if sse is not None:
+                return core.on_sse(sse)
+        return None
+
     def _apply_buffered(self) -> None:
         """Apply every event already received, without handing them out (``until_done``)."""
         core = self._core
@@ -253,13 +264,9 @@ class AsyncMessageStream(_MessageStreamBase):
         return self
 
     async def __anext__(self) -> StreamEvent:
-        core = self._core
-        if core.held:
-            return core.held.popleft()
-        if not core.accumulator.done:
-            sse = self._source.next_buffered_raw()
-            if sse is not None:
-                return core.on_sse(sse)
+        event = self._next_ready()
+        if event is not None:
+            return event
         try:
             return await self._read_event()
         except StopAsyncIteration:
@@ -343,8 +350,12 @@ class _AsyncTextIterator:
         return self
 
     async def __anext__(self) -> str:
+        stream = self._stream
         while True:
-            event = await self._stream.__anext__()
+            # Events already received are taken without a coroutine per event.
+            event = stream._next_ready()
+            if event is None:
+                event = await stream.__anext__()
             if type(event) is not ContentBlockDeltaEvent:
                 continue
             delta = event.delta
@@ -383,13 +394,9 @@ class MessageStream(_MessageStreamBase):
         return self
 
     def __next__(self) -> StreamEvent:
-        core = self._core
-        if core.held:
-            return core.held.popleft()
-        if not core.accumulator.done:
-            sse = self._source.next_buffered_raw()
-            if sse is not None:
-                return core.on_sse(sse)
+        event = self._next_ready()
+        if event is not None:
+            return event
         try:
             return self._read_event()
         except StopIteration:
