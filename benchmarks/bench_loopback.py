@@ -283,6 +283,8 @@ class LoopbackResult:
     first_error: str | None = None
     #: TCP connections the server accepted during the run (warm-up included).
     connections: int | None = None
+    #: Runs this is the best of (each in a fresh process).
+    runs: int = 1
 
     @property
     def events_per_second(self) -> float:
