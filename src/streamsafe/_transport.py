@@ -1033,7 +1033,8 @@ def has_keepalive(client: httpx.Client | httpx.AsyncClient) -> bool:
     mark, sharded transports are looked through, and plain httpx transports
     by the socket options of their httpcore pool (``SO_KEEPALIVE`` on and this
     platform's idle / interval / count options present). A plain httpx proxy
-    transport never counts: httpcore 1.0 does not apply its socket options.
+    transport never counts: httpcore 1.0 does not apply its socket options. A
+    Unix-socket transport always counts: it has no TCP path to keep alive.
     Anything else (a ``MockTransport``, an ASGI transport, a custom wrapper)
     counts as without keep-alive. Never raises.
     """
