@@ -353,17 +353,13 @@ class _EventSourceBase:
         self._pending = []
         self._next = 0
 
-    def next_buffered(self) -> ServerSentEvent | None:
+    def next_buffered_raw(self) -> RawEvent | None:
         """The next event decoded from bytes already received; ``None`` when a read is due.
 
-        Lets a consumer take events without an ``await`` per event; a pending
-        in-stream error is left for the next regular read to raise.
+        An ``(event, data, id, retry)`` tuple. Lets a consumer take events
+        without an ``await`` per event; a pending in-stream error is left for
+        the next regular read to raise.
         """
-        raw = self.next_buffered_raw()
-        return None if raw is None else ServerSentEvent(*raw)
-
-    def next_buffered_raw(self) -> RawEvent | None:
-        """:meth:`next_buffered`, as an ``(event, data, id, retry)`` tuple."""
         position = self._next
         if position < len(self._pending):
             self._next = position + 1
@@ -393,7 +389,6 @@ class AsyncEventSource(_EventSourceBase):
                 raise StopAsyncIteration
             self._release_consumed()
             self._pending = await self._read()
-            self._next = 0
         sse = self._pending[self._next]
         self._next += 1
         return sse
@@ -443,7 +438,6 @@ class EventSource(_EventSourceBase):
                 raise StopIteration
             self._release_consumed()
             self._pending = self._read()
-            self._next = 0
         sse = self._pending[self._next]
         self._next += 1
         return sse
