@@ -380,8 +380,8 @@ _KNOWN_EVENTS = (
 _fast_decoder = msgspec.json.Decoder(_KNOWN_EVENTS)
 
 #: The strict decode alone: known types and fields only, msgspec's errors for
-#: anything else. :func:`decode_event` is the same plus the lossless fallback;
-#: a hot loop may try this first and fall back to :func:`decode_event`.
+#: anything else. :func:`decode_event` is this, then
+#: :func:`decode_unfamiliar_event` for whatever it refuses.
 decode_known_event: Callable[[str | bytes], StreamEvent] = _fast_decoder.decode
 
 
@@ -506,16 +506,23 @@ def decode_event(data: str | bytes) -> StreamEvent:
 
     Raises :class:`MalformedEventError` for invalid JSON or a known event
     type of the wrong shape; unknown types and fields are kept, never an error.
+    Two steps: :data:`decode_known_event`, then :func:`decode_unfamiliar_event`
+    for whatever it refuses.
     """
     try:
-        return _fast_decoder.decode(data)  # type: ignore[no-any-return]
-    except msgspec.ValidationError:
-        # Unknown type or field (or a wrong shape). The fast decoder may stop
-        # here before reaching a syntax error further on: the plain decode
-        # below still checks the JSON itself.
-        pass
-    except msgspec.DecodeError as exc:
-        raise MalformedEventError(f"event data is not valid JSON ({exc}): {_clip(data)}") from None
+        return decode_known_event(data)
+    except msgspec.MsgspecError:
+        return decode_unfamiliar_event(data)
+
+
+def decode_unfamiliar_event(data: str | bytes) -> StreamEvent:
+    """The second step of :func:`decode_event`, for data the strict decode refused.
+
+    An unknown type or field, a wrong shape, or invalid JSON (the strict
+    decode may stop at an unknown field before it reaches a syntax error, so
+    the JSON is checked here in full). Builds the event field by field,
+    keeping what is new; raises :class:`MalformedEventError` for the rest.
+    """
     try:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:

@@ -56,8 +56,8 @@ from ._events import (
     Message,
     StreamEvent,
     TextDelta,
-    decode_event,
     decode_known_event,
+    decode_unfamiliar_event,
 )
 from ._sse import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -114,11 +114,12 @@ class _MessageCore:
 
     def on_sse(self, sse: RawEvent) -> StreamEvent:
         try:
+            # decode_event's two steps, inlined: a call per event costs ~8% here.
             data = sse[1]
             try:
                 event: StreamEvent = decode_known_event(data)
             except msgspec.MsgspecError:
-                event = decode_event(data)  # anything new, or malformed: the careful path
+                event = decode_unfamiliar_event(data)
             self.apply(event)
         except APIError as exc:
             self.fail(exc)
