@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final, Generic, TypeVar
 
 import anyio
@@ -491,17 +491,10 @@ def _pool_arguments(pool: Any) -> dict[str, Any]:
 
 def _bulk_settings(pool: Any) -> _ConnectSettings | None:
     """Connect settings for a bulk connection, or None when httpcore's own is needed."""
-    if pool._proxy is not None or pool._http2 or not pool._http1:
+    arguments = _pool_arguments(pool)
+    if arguments["proxy"] is not None or arguments["http2"] or not arguments["http1"]:
         return None
-    return _ConnectSettings(
-        ssl_context=pool._ssl_context,
-        keepalive_expiry=pool._keepalive_expiry,
-        retries=pool._retries,
-        local_address=pool._local_address,
-        uds=pool._uds,
-        socket_options=pool._socket_options,
-        network_backend=pool._network_backend,
-    )
+    return _ConnectSettings(**{f.name: arguments[f.name] for f in fields(_ConnectSettings)})
 
 
 class BulkAsyncConnectionPool(httpcore.AsyncConnectionPool):
