@@ -253,7 +253,8 @@ async def test_thinking_with_signature_then_text() -> None:
                 {
                     "type": "thinking",
                     "thinking": "Let me think: 2 + 2 = 4.",
-                    "signature": "EqQBCgIYAhIM1gbcDa9GJwZA+/==",
+                    # signature_delta sets, as the official SDK does: the last one wins.
+                    "signature": "JwZA+/==",
                 },
                 {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"},
                 {"type": "text", "text": "The answer is 4."},
@@ -452,22 +453,65 @@ async def test_server_tool_use_and_web_search_result() -> None:
     )
 
 
-async def test_unknown_delta_types() -> None:
+async def test_unknown_delta_types_are_kept_and_never_merged() -> None:
+    """A delta no model knows changes no field (the SDK ignores it): kept, in order, on its block.
+
+    Even one whose single field names a string field of its block: a future
+    delta may set rather than extend (as ``compaction_delta`` does), so a guess
+    could corrupt the block sent back on the next turn.
+    """
     annotation = {"type": "annotation_delta", "annotation": {"kind": "note", "at": 3}}
+    fragment = {"type": "text_fragment_delta", "text": "ne"}
     stray = {"type": "stray_delta", "not_a_block_field": "x"}
+    misplaced = {"type": "thinking_delta", "thinking": "not for a text block"}
     events = [
         message_start(),
-        block_start(0, {"type": "compaction", "content": "", "level": 2}),
-        block_delta(0, {"type": "compaction_delta", "content": "Summary: "}),
-        block_delta(0, {"type": "compaction_delta", "content": "part one; "}),
-        block_delta(0, {"type": "compaction_delta", "content": "part twö."}),
+        block_start(0, {"type": "text", "text": ""}),
+        text_delta(0, "Do"),
+        block_delta(0, annotation),
+        block_delta(0, fragment),
+        block_delta(0, stray),
+        block_delta(0, misplaced),
+        text_delta(0, "."),
+        block_stop(0),
+        message_delta("end_turn", usage={"output_tokens": 9}),
+        message_stop(),
+    ]
+    message = await assert_every_chunking_gives(
+        events,
+        {
+            "id": "msg_test_0001",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-test-1",
+            "content": [{"type": "text", "text": "Do."}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 12, "output_tokens": 9},
+        },
+    )
+    kept = [delta.to_dict() for delta in message.content[0].unknown_deltas]
+    assert kept == [annotation, fragment, stray, misplaced]
+
+
+async def test_compaction_deltas_set_content_and_encrypted_content() -> None:
+    """``compaction_delta`` sets (the SDK's rule); a value a delta omits survives."""
+    events = [
+        message_start(),
+        block_start(0, {"type": "compaction", "content": None, "encrypted_content": None}),
+        block_delta(0, {"type": "compaction_delta", "content": "Summary: part one; "}),
+        block_delta(
+            0,
+            {
+                "type": "compaction_delta",
+                "content": "Summary: part twö.",
+                "encrypted_content": "Eo==",
+            },
+        ),
+        block_delta(0, {"type": "compaction_delta", "content": "Summary: final."}),
         block_stop(0),
         block_start(1, {"type": "text", "text": ""}),
-        text_delta(1, "Do"),
-        block_delta(1, annotation),
-        block_delta(1, {"type": "text_fragment_delta", "text": "ne"}),
-        block_delta(1, stray),
-        text_delta(1, "."),
+        text_delta(1, "Done."),
         block_stop(1),
         message_delta("end_turn", usage={"output_tokens": 9}),
         message_stop(),
@@ -480,7 +524,7 @@ async def test_unknown_delta_types() -> None:
             "role": "assistant",
             "model": "claude-test-1",
             "content": [
-                {"type": "compaction", "content": "Summary: part one; part twö.", "level": 2},
+                {"type": "compaction", "content": "Summary: final.", "encrypted_content": "Eo=="},
                 {"type": "text", "text": "Done."},
             ],
             "stop_reason": "end_turn",
@@ -488,14 +532,14 @@ async def test_unknown_delta_types() -> None:
             "usage": {"input_tokens": 12, "output_tokens": 9},
         },
     )
-    # A delta that extends a string field of its block is merged; any other
-    # unknown delta is kept, verbatim and in order, on its block.
-    assert message.content[0].type == "compaction"
+    assert isinstance(message.content[0], streamsafe.CompactionBlock)
+    assert message.content[0].content == "Summary: final."
     assert message.content[0].unknown_deltas == []
-    assert [delta.to_dict() for delta in message.content[1].unknown_deltas] == [annotation, stray]
 
 
 async def test_lossless_unknown_fields_everywhere() -> None:
+    """Unknown fields of messages, blocks and usage are kept; those of known deltas
+    stay on the delta (``unknown_deltas``), never on the block sent back next turn."""
     container = {"id": "cntr_011", "expires_at": "2030-01-01T00:00:00Z"}
     events = [
         message_start(
@@ -527,7 +571,7 @@ async def test_lossless_unknown_fields_everywhere() -> None:
         },
         message_stop(),
     ]
-    await assert_every_chunking_gives(
+    message = await assert_every_chunking_gives(
         events,
         {
             "id": "msg_test_0001",
@@ -541,7 +585,6 @@ async def test_lossless_unknown_fields_everywhere() -> None:
                     "type": "text",
                     "text": "Hi there",
                     "future_block_field": [1, "two"],
-                    "future_delta_field": True,
                 },
                 {
                     "type": "tool_use",
@@ -549,7 +592,6 @@ async def test_lossless_unknown_fields_everywhere() -> None:
                     "name": "run",
                     "input": {"a": 1},
                     "caller": {"type": "direct"},
-                    "future_json": "meta",
                 },
             ],
             "stop_reason": "pause_turn",
@@ -562,6 +604,14 @@ async def test_lossless_unknown_fields_everywhere() -> None:
             },
         },
     )
+    text, tool = message.content
+    assert [d.to_dict() for d in text.unknown_deltas] == [
+        {"type": "text_delta", "text": " there", "future_delta_field": True}
+    ]
+    assert [d.to_dict() for d in tool.unknown_deltas] == [
+        {"type": "input_json_delta", "partial_json": '{"a": 1}', "future_json": "meta"}
+    ]
+    assert message.incomplete_blocks == ()
 
 
 async def test_data_only_frames_accumulate_like_named_events() -> None:
@@ -680,35 +730,43 @@ def test_tool_input_json_parsed_as_null_stays_null() -> None:
 
 
 @pytest.mark.parametrize("block_type", ["tool_use", "server_tool_use"])
-def test_unstopped_tool_block_input_is_the_raw_json_text(block_type: str) -> None:
-    """Until its block stops, a tool input is the JSON text so far: never a dict."""
+def test_unstopped_tool_block_input_is_the_longest_valid_prefix(block_type: str) -> None:
+    """Until its block stops, a tool input is what its JSON so far parses to (as the
+    SDK's snapshot); the raw text is on ``input_json`` and the block is incomplete."""
     accumulator = MessageAccumulator()
 
-    def input_now() -> Any:
+    def block_now() -> Any:
         snapshot = accumulator.snapshot()
         assert snapshot is not None
-        return snapshot.to_dict()["content"][0]["input"]
+        assert snapshot.incomplete_blocks == accumulator.incomplete_blocks
+        return snapshot.content[0]
 
     for event in [
         message_start(),
         block_start(0, {"type": block_type, "id": "t1", "name": "run", "input": {}}),
     ]:
         accumulator.apply(decode_event(dumps(event)))
-    assert input_now() == ""
-    accumulator.apply(decode_event(dumps(json_delta(0, '{"cmd": "rm -rf /tmp/x'))))
-    assert input_now() == '{"cmd": "rm -rf /tmp/x'
+    assert block_now().input == {}
+    assert block_now().input_json == ""
+    accumulator.apply(decode_event(dumps(json_delta(0, '{"n": 1, "cmd": "rm -rf /tmp/x'))))
+    assert block_now().input == {"n": 1}  # the unfinished string is dropped
+    assert block_now().input_json == '{"n": 1, "cmd": "rm -rf /tmp/x'
     accumulator.apply(decode_event(dumps(json_delta(0, '"}'))))
-    assert input_now() == '{"cmd": "rm -rf /tmp/x"}'
+    assert block_now().input == {"n": 1, "cmd": "rm -rf /tmp/x"}
     assert accumulator.incomplete_blocks == (0,)
     accumulator.apply(decode_event(dumps(block_stop(0))))
-    assert input_now() == {"cmd": "rm -rf /tmp/x"}
+    assert block_now().input == {"n": 1, "cmd": "rm -rf /tmp/x"}
+    assert block_now().input_json is None
     assert not accumulator.incomplete_blocks
 
 
 def test_request_id_on_the_message() -> None:
     events = [message_start(), message_stop()]
-    assert accumulate(events, request_id="req_42").final_message().request_id == "req_42"
-    assert accumulate(events).final_message().request_id is None
+    message = accumulate(events, request_id="req_42").final_message()
+    assert message.request_id == message._request_id == "req_42"
+    assert message.aws_request_id is None
+    bare = accumulate(events).final_message()
+    assert bare.request_id is bare._request_id is None
 
 
 def test_snapshot_and_state() -> None:
@@ -781,15 +839,6 @@ def test_prefilled_content_in_message_start_is_kept() -> None:
         ([message_start(), block_start(2, {"type": "text", "text": ""})], "index 2"),
         ([message_start(), message_start()], "second message_start"),
         ([message_start(), message_stop(), message_delta()], "after message_stop"),
-        (
-            [
-                message_start(),
-                block_start(0, {"type": "tool_use", "id": "t", "name": "n", "input": {}}),
-                json_delta(0, '{"a": '),
-                block_stop(0),
-            ],
-            "tool input of content block 0 is not valid JSON",
-        ),
     ],
 )
 def test_protocol_violations(events: list[JSONDict], match: str) -> None:
@@ -849,3 +898,182 @@ def test_cost_is_linear_in_the_stream() -> None:
     assert isinstance(tool, ToolUseBlock)
     assert len(tool.input["items"]) == n + 1
     assert elapsed < 3.0
+
+
+def tool_stream(*fragments: str, stop_block: bool = True) -> list[JSONDict]:
+    """A complete stream whose one tool call carries ``fragments`` (max_tokens reached)."""
+    events = [
+        message_start(),
+        block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "write", "input": {}}),
+        *(json_delta(0, fragment) for fragment in fragments),
+    ]
+    if stop_block:
+        events.append(block_stop(0))
+    return [*events, message_delta("max_tokens", usage={"output_tokens": 64}), message_stop()]
+
+
+@pytest.mark.parametrize(
+    ("fragments", "parsed"),
+    [
+        # Fine-grained tool streaming cut by max_tokens inside a string value.
+        (['{"path": "/tmp/a.txt", "body": "Dear ', "Sir"], {"path": "/tmp/a.txt"}),
+        # ... inside a nested array, a number, a literal, a key.
+        (['{"rows": [[1, 2], [3'], {"rows": [[1, 2], [3]]}),
+        (['{"n": 12', "3"], {"n": 123}),
+        (['{"ok": tr'], {}),
+        (['{"a": 1, "b'], {"a": 1}),
+        # Not merely cut: invalid inside, or trailing bytes after the object.
+        (['{"a": 1,, "b": 2}'], {"a": 1}),
+        (['{"é€": 1, ]'], {"é€": 1}),
+        (['{"a": {"b": [1]}} trailing'], {"a": {"b": [1]}}),
+        # Nothing usable: the block keeps the input its start carried.
+        (["]"], {}),
+        (['"unterminated'], {}),
+    ],
+)
+def test_complete_stream_with_unparseable_tool_input_returns_the_message(
+    fragments: list[str], parsed: Any
+) -> None:
+    """A legitimate response never fails: stop_reason as sent, the block flagged."""
+    message = accumulate(tool_stream(*fragments)).final_message()
+    (block,) = message.content
+    assert message.stop_reason == "max_tokens"
+    assert message.incomplete_blocks == (0,)
+    assert block.input == parsed
+    assert block.input_json == "".join(fragments)
+    # The block stays valid as the next request's assistant turn: no extra fields.
+    assert block.to_dict() == {
+        "type": "tool_use",
+        "id": "toolu_1",
+        "name": "write",
+        "input": parsed,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fragments", "parsed"),
+    [
+        (['{"a": 1}'], {"a": 1}),
+        (['{"a"', ": [1, 2.5, null, true]", "}"], {"a": [1, 2.5, None, True]}),
+        ([""], {}),  # a tool without parameters
+        (["", "  "], {}),
+        (['{"big": 12345678901234567890123}'], {"big": 12345678901234567890123}),
+    ],
+)
+def test_complete_tool_input_is_not_flagged(fragments: list[str], parsed: Any) -> None:
+    message = accumulate(tool_stream(*fragments)).final_message()
+    assert message.incomplete_blocks == ()
+    assert message.content[0].input == parsed
+    assert message.content[0].input_json is None
+
+
+def test_message_stop_with_a_block_never_stopped_returns_the_message() -> None:
+    message = accumulate(tool_stream('{"q": "how', stop_block=False)).final_message()
+    assert message.stop_reason == "max_tokens"
+    assert message.incomplete_blocks == (0,)
+    assert message.content[0].input == {}
+    assert message.content[0].input_json == '{"q": "how'
+
+
+def test_a_fallback_block_relabels_the_model() -> None:
+    fallback = {
+        "type": "fallback",
+        "from": {"model": "claude-test-1"},
+        "to": {"model": "claude-fallback-2"},
+        "trigger": {"type": "refusal", "category": "cyber"},
+    }
+    message = accumulate(
+        [
+            message_start(),
+            block_start(0, {"type": "text", "text": ""}),
+            text_delta(0, "I can"),
+            block_stop(0),
+            block_start(1, fallback),
+            block_stop(1),
+            block_start(2, {"type": "text", "text": ""}),
+            text_delta(2, "Here it is."),
+            block_stop(2),
+            message_delta("end_turn"),
+            message_stop(),
+        ]
+    ).final_message()
+    assert message.model == "claude-fallback-2"
+    assert isinstance(message.content[1], streamsafe.FallbackBlock)
+    assert message.content[1].to_dict() == fallback
+    assert message.content[1].from_ == {"model": "claude-test-1"}
+
+
+def test_message_delta_sets_stop_fields_and_keeps_what_it_omits() -> None:
+    """The SDK's rules: stop_reason, stop_sequence and stop_details are set (null
+    included); container, context_management, input_transformations and usage
+    counts only replace when not null."""
+    container = {"id": "cntr_1", "expires_at": "2030-01-01T00:00:00Z"}
+    refusal = {"type": "refusal", "category": "cyber", "explanation": "no"}
+    start = message_start(
+        message_extra={
+            "stop_details": None,
+            "container": container,
+            "input_transformations": [],
+            "context_management": {"applied_edits": []},
+        },
+        usage_extra={"cache_read_input_tokens": 7, "service_tier": "standard"},
+    )
+    first = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "refusal", "stop_sequence": None, "stop_details": refusal},
+        "usage": {"output_tokens": 5, "cache_read_input_tokens": None},
+    }
+    later = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "container": None},
+        "usage": {"output_tokens": 9, "input_tokens": 30},
+        "context_management": None,
+        "input_transformations": [{"type": "thinking_dropped", "index": 0}],
+    }
+    message = accumulate([start, first, later, message_stop()]).final_message().to_dict()
+    assert message["stop_reason"] == "end_turn"
+    assert message["stop_sequence"] is None
+    assert message["stop_details"] is None
+    assert message["container"] == container
+    assert message["context_management"] == {"applied_edits": []}
+    assert message["input_transformations"] == [{"type": "thinking_dropped", "index": 0}]
+    assert message["usage"] == {
+        "input_tokens": 30,
+        "output_tokens": 9,
+        "cache_read_input_tokens": 7,
+        "service_tier": "standard",
+    }
+    refused = accumulate([start, first, message_stop()]).final_message().to_dict()
+    assert refused["stop_details"] == refusal
+
+
+def test_deltas_for_the_wrong_kind_of_block_are_kept_not_merged() -> None:
+    """The SDK ignores them; here they are kept on the block, whose fields stay valid."""
+    stray = [
+        {"type": "input_json_delta", "partial_json": '{"x": 1}'},
+        {"type": "signature_delta", "signature": "sig"},
+        {"type": "compaction_delta", "content": "c"},
+        {"type": "citations_delta", "citation": {"type": "char_location"}},
+    ]
+    thinking_stray = [
+        {"type": "text_delta", "text": "t"},
+        {"type": "citations_delta", "citation": {}},
+    ]
+    message = accumulate(
+        [
+            message_start(),
+            block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+            *(block_delta(0, d) for d in thinking_stray),
+            block_stop(0),
+            block_start(1, {"type": "redacted_thinking", "data": "abc"}),
+            *(block_delta(1, d) for d in stray),
+            block_stop(1),
+            message_stop(),
+        ]
+    ).final_message()
+    thinking, redacted = message.content
+    assert thinking.to_dict() == {"type": "thinking", "thinking": "", "signature": ""}
+    assert [d.to_dict() for d in thinking.unknown_deltas] == thinking_stray
+    assert redacted.to_dict() == {"type": "redacted_thinking", "data": "abc"}
+    assert [d.to_dict() for d in redacted.unknown_deltas] == stray
+    assert message.incomplete_blocks == ()

@@ -288,16 +288,16 @@ def test_unknown_event_type_keeps_its_raw_json() -> None:
 
 def test_unknown_block_type_keeps_its_raw_json() -> None:
     block = {
-        "type": "mcp_tool_use",
-        "id": "mcptoolu_1",
-        "server_name": "files",
+        "type": "hologram_tool_use",
+        "id": "holotoolu_1",
+        "projector": "files",
         "name": "read",
         "input": {"path": "/tmp/x"},
     }
     event = decode_event(dumps(block_start(0, block)))
     assert type(event) is ContentBlockStartEvent
     assert type(event.content_block) is UnknownBlock
-    assert event.content_block.type == "mcp_tool_use"
+    assert event.content_block.type == "hologram_tool_use"
     assert event.content_block.to_dict() == block
     assert event.to_dict() == block_start(0, block)
 

@@ -330,7 +330,7 @@ async def test_current_message_mid_stream() -> None:
         "type": "tool_use",
         "id": "toolu_01",
         "name": "delete_file",
-        "input": '{"path": "/tmp/important", "force',
+        "input": {"path": "/tmp/important"},  # the longest valid prefix's value
     }
     assert inside_tool[1] == (1,)
     assert seen[len(TOOL_STREAM)] == (TOOL_STREAM_FINAL, ())
@@ -370,20 +370,25 @@ async def test_cut_after_any_event_raises_incomplete_stream(chunk_size: int) -> 
 
 async def test_cut_tool_call_is_incomplete_and_keeps_its_raw_json() -> None:
     encoded = frames(TOOL_STREAM)
-    cuts = {
-        7: "",  # right after content_block_start of the tool block
-        8: '{"path": "/tmp/',
-        9: '{"path": "/tmp/important", "force',
-        10: '{"path": "/tmp/important", "force": true}',  # complete text, block not stopped
+    cuts = {  # events received -> (raw JSON text, input parsed from its longest valid prefix)
+        7: ("", {}),  # right after content_block_start of the tool block
+        8: ('{"path": "/tmp/', {}),
+        9: ('{"path": "/tmp/important", "force', {"path": "/tmp/important"}),
+        # The text is complete but the block never stopped: still incomplete.
+        10: (
+            '{"path": "/tmp/important", "force": true}',
+            {"path": "/tmp/important", "force": True},
+        ),
     }
     server = FakeServer(chunk_size=6)
     async with server.async_client() as client:
-        for count, raw_json in cuts.items():
+        for count, (raw_json, parsed) in cuts.items():
             server.body = b"".join(encoded[:count])
             error = await raised(client)
             assert type(error) is IncompleteStreamError
             assert error.incomplete_blocks == (1,)
             assert error.partial_message is not None
+            assert error.partial_message.incomplete_blocks == (1,)
             assert error.partial_message.to_dict() == {
                 "id": MESSAGE_ID,
                 "type": "message",
@@ -395,15 +400,14 @@ async def test_cut_tool_call_is_incomplete_and_keeps_its_raw_json() -> None:
                         "type": "tool_use",
                         "id": "toolu_01",
                         "name": "delete_file",
-                        "input": raw_json,
+                        "input": parsed,
                     },
                 ],
                 "stop_reason": None,
                 "stop_sequence": None,
                 "usage": {"input_tokens": 12, "output_tokens": 1},
             }
-            tool_input = error.partial_message.content[1].to_dict()["input"]
-            assert isinstance(tool_input, str)
+            assert error.partial_message.content[1].input_json == raw_json
 
 
 async def test_cut_in_the_middle_of_an_event() -> None:
@@ -534,33 +538,31 @@ async def test_malformed_json_in_a_data_line() -> None:
         assert server.last_body.closed
 
 
-async def test_tool_input_that_is_not_json_at_block_stop() -> None:
+async def test_tool_input_that_is_not_json_at_block_stop_is_not_an_error() -> None:
+    """A complete stream whose tool input does not parse (fine-grained tool streaming
+    cut by max_tokens) gives its message: the block flagged, its raw text kept."""
     events = [*TOOL_STREAM[:7], json_delta(1, '{"path": "/tmp/x", '), *TOOL_STREAM[10:]]
     server = serve(events, chunk_size=9)
-    async with server.async_client() as client:
-        error = await raised(client)
-    assert type(error) is MalformedEventError
-    assert "content block 1" in error.message
-    assert error.request_id == REQUEST_ID
-    assert error.incomplete_blocks == (1,)
-    assert error.partial_message is not None
-    assert error.partial_message.to_dict() == {
-        "id": MESSAGE_ID,
-        "type": "message",
-        "role": "assistant",
-        "model": MODEL,
+    async with (
+        server.async_client() as client,
+        streamsafe.aconnect_message_stream(client, "POST", PATH) as stream,
+    ):
+        message = await stream.get_final_message()
+        assert stream.incomplete_blocks == (1,)
+    assert message.request_id == REQUEST_ID
+    assert message.incomplete_blocks == (1,)
+    assert message.content[1].input_json == '{"path": "/tmp/x", '
+    assert message.to_dict() == {
+        **TOOL_STREAM_FINAL,
         "content": [
             {"type": "text", "text": "Let me check ☀."},
             {
                 "type": "tool_use",
                 "id": "toolu_01",
                 "name": "delete_file",
-                "input": '{"path": "/tmp/x", ',
+                "input": {"path": "/tmp/x"},
             },
         ],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 1},
     }
 
 

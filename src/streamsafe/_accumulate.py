@@ -2,36 +2,57 @@
 
 :class:`MessageAccumulator` applies typed events one at a time and builds the
 message only when asked (``snapshot()`` / ``final_message()``). Its cost is
-linear in the size of the stream: text, thinking, signature and tool-input
-fragments are appended to lists and joined once; a tool's input JSON is parsed
-once, when its block stops — never re-parsed per delta.
+linear in the size of the stream: text, thinking and tool-input fragments are
+appended to lists and joined once; a tool's input JSON is parsed once, when
+its block stops — never re-parsed per delta.
 
-The accumulator works on plain JSON data internally (each block is the dict
-its ``content_block_start`` carried), so fields no model knows travel into the
-final message untouched. Fields a known delta type carries beyond its model
-are kept on the block too: a string extends the block's string field of that
-name, anything else is set on the block (latest wins). A delta of an unknown
-type that is a single string field of its block extends it; any other is kept,
-in order, on the block's ``unknown_deltas``.
+The final message is the one the newest official SDK builds from the same
+bytes (its ``lib/streaming/_beta_messages.py``, the superset of the beta and
+non-beta shapes, states the facts):
+
+* ``text_delta`` extends a text block's ``text``, ``thinking_delta`` a thinking
+  block's ``thinking``, ``citations_delta`` appends to a text block's
+  ``citations``; ``signature_delta`` *sets* a thinking block's ``signature``,
+  and ``compaction_delta`` *sets* a compaction block's ``content`` and
+  ``encrypted_content`` (each only when the delta carries it: an omitted value
+  survives, where the SDK would reset it to null);
+* ``input_json_delta`` builds the input of ``tool_use``, ``server_tool_use``
+  and ``mcp_tool_use`` blocks. Input that does not parse never fails the
+  stream: ``input`` is the value of the longest valid prefix, the raw text is
+  kept (``block.input_json``) and the block is listed in
+  ``incomplete_blocks`` (see :mod:`._tool_input`);
+* a ``fallback`` block relabels the message's ``model`` with ``to.model``;
+* ``message_delta`` sets ``stop_reason``, ``stop_sequence`` and
+  ``stop_details``; any other field it carries (``container``,
+  ``context_management``, ``input_transformations``, ...) and every usage
+  count replace the current value only when not null, so what
+  ``message_start`` said survives when a later event omits it.
+
+Everything the SDK drops stays reachable without making the message invalid
+as the next request's assistant turn: a delta of an unknown type, a delta
+that does not apply to its block, and a known delta carrying unknown fields
+are kept whole on the block's ``unknown_deltas`` (never merged into its
+fields); unknown fields of ``message_start``, blocks and ``message_delta``
+are kept on the message and blocks as sent.
 
 Protocol violations — a delta for a block never started, an event before
-``message_start``, tool input that is not valid JSON — raise
-:class:`~streamsafe.MalformedEventError`; the stream layer attaches the partial
-message.
+``message_start`` — raise :class:`~streamsafe.MalformedEventError`; the stream
+layer attaches the partial message.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from ._errors import MalformedEventError
 from ._events import (
     CitationsDelta,
+    CompactionDelta,
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     ContentBlockStopEvent,
+    Delta,
     InputJSONDelta,
     Message,
     MessageDeltaEvent,
@@ -41,15 +62,14 @@ from ._events import (
     StreamEvent,
     TextDelta,
     ThinkingDelta,
-    UnknownDelta,
     message_from_dict,
 )
+from ._tool_input import NO_VALUE, parse_tool_input
 
 __all__ = ["MessageAccumulator"]
 
-
-#: ``final_input`` of a block whose tool input has not been parsed (JSON ``null`` can be).
-_NO_INPUT: Any = object()
+#: Block types whose ``input`` is built from ``input_json_delta`` fragments.
+_TOOL_INPUT_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 
 #: Fragments collected before :class:`_Text` joins them into one chunk.
 _COMPACT_AT = 1024
@@ -97,7 +117,10 @@ class _Block:
     __slots__ = (
         "base",
         "citations",
+        "input_complete",
+        "input_value",
         "json_parts",
+        "kind",
         "overrides",
         "parts",
         "stopped",
@@ -106,13 +129,17 @@ class _Block:
 
     def __init__(self, base: dict[str, Any]) -> None:
         self.base = base
-        #: Appended string fragments per field name ("text", "thinking", "signature").
+        self.kind = base.get("type")
+        #: Appended string fragments per field name ("text", "thinking").
         self.parts: dict[str, _Text] = {}
         #: Tool input JSON fragments (``input_json_delta``), ``None`` if none arrived.
         self.json_parts: _Text | None = None
+        #: The parsed input once the block stopped (NO_VALUE: keep the start's).
+        self.input_value: Any = NO_VALUE
+        self.input_complete = True
         self.citations: list[Any] | None = None
-        self.unknown_deltas: list[UnknownDelta] = []
-        #: Non-appendable fields set by deltas (fields no delta model knows).
+        self.unknown_deltas: list[Delta] = []
+        #: Fields set (not extended) by deltas: signature, compaction content.
         self.overrides: dict[str, Any] | None = None
         self.stopped = False
 
@@ -123,22 +150,27 @@ class _Block:
         else:
             parts.append(fragment)
 
-    def merge_fields(self, fields: dict[str, Any]) -> None:
-        """Keep fields a delta carries beyond its model on the block.
+    def set(self, field: str, value: Any) -> None:
+        if self.overrides is None:
+            self.overrides = {}
+        self.overrides[field] = value
 
-        A string extends the block's string field of the same name (as set by
-        ``content_block_start``); any other value is set on the block, the
-        latest value winning.
-        """
-        for name, value in fields.items():
-            if isinstance(value, str) and isinstance(self.base.get(name), str):
-                self.append(name, value)
-            else:
-                if self.overrides is None:
-                    self.overrides = {}
-                self.overrides[name] = value
+    def stop(self) -> None:
+        self.stopped = True
+        if self.json_parts is not None:
+            self.input_value, self.input_complete = parse_tool_input(self.json_parts.join())
 
-    def to_dict(self, *, final_input: Any = _NO_INPUT) -> dict[str, Any]:
+    @property
+    def complete(self) -> bool:
+        return self.stopped and self.input_complete
+
+    def input_json(self) -> str | None:
+        """The raw input text of a tool block that is not complete, else ``None``."""
+        if self.complete or self.kind not in _TOOL_INPUT_BLOCKS:
+            return None
+        return self.json_parts.join() if self.json_parts is not None else ""
+
+    def to_dict(self) -> dict[str, Any]:
         out = dict(self.base)
         for field, parts in self.parts.items():
             start = out.get(field)
@@ -149,17 +181,20 @@ class _Block:
             out["citations"] = (existing if isinstance(existing, list) else []) + self.citations
         if self.overrides is not None:
             out.update(self.overrides)
-        if final_input is not _NO_INPUT:
-            out["input"] = final_input
-        elif not self.stopped and (self.json_parts is not None or "input" in out):
-            # Not stopped yet: the raw JSON text received so far (maybe ""), so a
-            # cut tool call can never be mistaken for a complete one.
-            out["input"] = self.json_parts.join() if self.json_parts is not None else ""
+        if self.json_parts is not None:
+            value = self.input_value
+            if not self.stopped:  # a snapshot mid-block: what arrived so far
+                value, _ = parse_tool_input(self.json_parts.join())
+            if value is not NO_VALUE:
+                out["input"] = value
         return out
 
 
 class MessageAccumulator:
     """Fold stream events into a message snapshot, in linear time.
+
+    ``request_id`` and ``aws_request_id`` (the response's ``request-id`` and
+    ``x-amzn-requestid``) are attached to every message it builds.
 
     >>> acc = MessageAccumulator()
     >>> for event in events:  # doctest: +SKIP
@@ -167,11 +202,11 @@ class MessageAccumulator:
     >>> acc.final_message()  # doctest: +SKIP
     """
 
-    def __init__(self, *, request_id: str | None = None) -> None:
+    def __init__(self, *, request_id: str | None = None, aws_request_id: str | None = None) -> None:
         self.request_id = request_id
+        self.aws_request_id = aws_request_id
         self._message: dict[str, Any] | None = None
         self._blocks: list[_Block] = []
-        self._final_inputs: dict[int, Any] = {}
         #: ``message_stop`` has been applied (a plain attribute: read per event).
         self.done = False
         #: The open text block, for apply's fast path (-1: none).
@@ -184,14 +219,6 @@ class MessageAccumulator:
             MessageStartEvent: self._on_message_start,
             MessageDeltaEvent: self._on_message_delta,
             MessageStopEvent: self._on_message_stop,
-        }
-        self._delta_handlers: dict[type, Callable[[_Block, Any], None]] = {
-            TextDelta: _on_text,
-            InputJSONDelta: _on_input_json,
-            ThinkingDelta: _on_thinking,
-            SignatureDelta: _on_signature,
-            CitationsDelta: _on_citation,
-            UnknownDelta: _on_unknown_delta,
         }
 
     # -- state -------------------------------------------------------------
@@ -208,8 +235,8 @@ class MessageAccumulator:
 
     @property
     def incomplete_blocks(self) -> tuple[int, ...]:
-        """Indices of blocks started but not stopped."""
-        return tuple(i for i, block in enumerate(self._blocks) if not block.stopped)
+        """Indices of blocks not whole: started but not stopped, or tool input cut short."""
+        return tuple(i for i, block in enumerate(self._blocks) if not block.complete)
 
     # -- applying events ---------------------------------------------------
 
@@ -251,52 +278,55 @@ class MessageAccumulator:
         if self._message is not None:
             raise MalformedEventError("a second message_start in one stream")
         message = event.message.to_dict()
-        for index, block in enumerate(message.pop("content", None) or []):
+        for block in message.pop("content", None) or []:
             self._blocks.append(_Block(block))
-            self._blocks[index].stopped = True
+            self._blocks[-1].stopped = True
         self._message = message
 
     def _on_block_start(self, event: ContentBlockStartEvent) -> None:
-        self._require_started("content_block_start")
+        message = self._require_started("content_block_start")
         if event.index != len(self._blocks):
             raise MalformedEventError(
                 f"content_block_start with index {event.index}; expected {len(self._blocks)}"
             )
         block = _Block(event.content_block.to_dict())
         self._blocks.append(block)
-        if block.base.get("type") == "text":
+        if block.kind == "text":
             self._hot_index = event.index
             self._hot_text = block.parts["text"] = _Text("")
+        elif block.kind == "fallback":
+            # The model named here served what follows: the message is relabelled.
+            to = block.base.get("to")
+            if isinstance(to, dict) and isinstance(to.get("model"), str):
+                message["model"] = to["model"]
 
     def _on_delta(self, event: ContentBlockDeltaEvent) -> None:
         block = self._block(event.index, "content_block_delta")
         delta = event.delta
-        self._delta_handlers[type(delta)](block, delta)
-        extra = delta.__dict__.get("_extra")  # Model.extra_fields, minus a call per delta
-        if extra and type(delta) is not UnknownDelta:
-            # Fields a newer API added to a known delta type: never dropped.
-            block.merge_fields(extra)
+        merge = _MERGES.get(type(delta))
+        if merge is None or not merge(block, delta) or delta.__dict__.get("_extra"):
+            # Unknown, not for this kind of block, or carrying unknown fields:
+            # kept whole, never merged into the block's fields.
+            block.unknown_deltas.append(delta)
 
     def _on_block_stop(self, event: ContentBlockStopEvent) -> None:
-        block = self._block(event.index, "content_block_stop")
-        if block.json_parts is not None:
-            text = block.json_parts.join()
-            try:
-                self._final_inputs[event.index] = json.loads(text) if text.strip() else {}
-            except ValueError as exc:
-                raise MalformedEventError(
-                    f"tool input of content block {event.index} is not valid JSON ({exc}): "
-                    f"{text[:200]!r}"
-                ) from None
-        block.stopped = True
+        self._block(event.index, "content_block_stop").stop()
         if event.index == self._hot_index:
             self._hot_index = -1
 
     def _on_message_delta(self, event: MessageDeltaEvent) -> None:
         message = self._require_started("message_delta")
         for key, value in event.extra_fields.items():
-            message[key] = value
-        message.update(event.delta.to_dict())
+            if value is not None:
+                message[key] = value
+        delta = event.delta
+        for key, value in delta.extra_fields.items():
+            if value is not None:
+                message[key] = value
+        message["stop_reason"] = delta.stop_reason
+        message["stop_sequence"] = delta.stop_sequence
+        if "stop_details" in message and delta.extra_fields.get("stop_details") is None:
+            message["stop_details"] = None
         usage = message.get("usage")
         if not isinstance(usage, dict):
             usage = message["usage"] = {}
@@ -315,25 +345,32 @@ class MessageAccumulator:
         """The message as accumulated so far (``None`` before ``message_start``).
 
         Blocks not yet stopped are included as received so far; a tool block's
-        ``input`` is then the raw JSON text, not a dict.
+        ``input`` is then the value of the longest valid prefix of its JSON.
         """
         if self._message is None:
             return None
         message = dict(self._message)
-        message["content"] = [
-            block.to_dict(final_input=self._final_inputs.get(i, _NO_INPUT))
-            for i, block in enumerate(self._blocks)
-        ]
+        message["content"] = [block.to_dict() for block in self._blocks]
         result = message_from_dict(message)
-        for block_model, block in zip(result.content, self._blocks, strict=False):
+        for block_model, block in zip(result.content, self._blocks, strict=True):
             if block.unknown_deltas:
                 block_model.__dict__["_unknown_deltas"] = list(block.unknown_deltas)
-        if self.request_id is not None:
-            result.__dict__["_request_id"] = self.request_id
+            input_json = block.input_json()
+            if input_json is not None:
+                block_model.__dict__["_input_json"] = input_json
+        extra = result.__dict__
+        extra["_request_id"] = self.request_id
+        extra["_aws_request_id"] = self.aws_request_id
+        extra["_incomplete_blocks"] = self.incomplete_blocks
         return result
 
     def final_message(self) -> Message:
-        """The complete message; raises if ``message_stop`` has not been applied."""
+        """The complete message; raises if ``message_stop`` has not been applied.
+
+        Complete means the stream is: blocks in ``message.incomplete_blocks``
+        (a tool call cut by ``max_tokens``, a block never stopped) are part of
+        it, flagged.
+        """
         if not self.done:
             raise MalformedEventError("the stream has not reached message_stop")
         message = self.snapshot()
@@ -342,38 +379,64 @@ class MessageAccumulator:
         return message
 
 
-def _on_text(block: _Block, delta: TextDelta) -> None:
+# -- merging deltas into blocks (each returns False when the delta does not apply)
+
+
+def _merge_text(block: _Block, delta: TextDelta) -> bool:
+    if block.kind != "text":
+        return False
     block.append("text", delta.text)
+    return True
 
 
-def _on_thinking(block: _Block, delta: ThinkingDelta) -> None:
+def _merge_thinking(block: _Block, delta: ThinkingDelta) -> bool:
+    if block.kind != "thinking":
+        return False
     block.append("thinking", delta.thinking)
+    return True
 
 
-def _on_signature(block: _Block, delta: SignatureDelta) -> None:
-    block.append("signature", delta.signature)
+def _merge_signature(block: _Block, delta: SignatureDelta) -> bool:
+    if block.kind != "thinking":
+        return False
+    block.set("signature", delta.signature)
+    return True
 
 
-def _on_input_json(block: _Block, delta: InputJSONDelta) -> None:
-    if block.json_parts is None:
-        block.json_parts = _Text(delta.partial_json)
-    else:
-        block.json_parts.append(delta.partial_json)
-
-
-def _on_citation(block: _Block, delta: CitationsDelta) -> None:
+def _merge_citation(block: _Block, delta: CitationsDelta) -> bool:
+    if block.kind != "text":
+        return False
     if block.citations is None:
         block.citations = [delta.citation]
     else:
         block.citations.append(delta.citation)
+    return True
 
 
-def _on_unknown_delta(block: _Block, delta: UnknownDelta) -> None:
-    """Keep an unknown delta; a ``{"<field>": "<str>"}`` delta extends that string field."""
-    fields = delta.extra_fields
-    if len(fields) == 1:
-        ((name, value),) = fields.items()
-        if isinstance(value, str) and isinstance(block.base.get(name), str):
-            block.append(name, value)
-            return
-    block.unknown_deltas.append(delta)
+def _merge_input_json(block: _Block, delta: InputJSONDelta) -> bool:
+    if block.kind not in _TOOL_INPUT_BLOCKS:
+        return False
+    if block.json_parts is None:
+        block.json_parts = _Text(delta.partial_json)
+    else:
+        block.json_parts.append(delta.partial_json)
+    return True
+
+
+def _merge_compaction(block: _Block, delta: CompactionDelta) -> bool:
+    if block.kind != "compaction":
+        return False
+    for field, value in delta.to_dict().items():
+        if field in ("content", "encrypted_content"):
+            block.set(field, value)
+    return True
+
+
+_MERGES: dict[type, Callable[[_Block, Any], bool]] = {
+    TextDelta: _merge_text,
+    ThinkingDelta: _merge_thinking,
+    SignatureDelta: _merge_signature,
+    CitationsDelta: _merge_citation,
+    InputJSONDelta: _merge_input_json,
+    CompactionDelta: _merge_compaction,
+}

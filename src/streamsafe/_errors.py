@@ -104,6 +104,8 @@ class APIError(StreamsafeError):
     """
 
     retryable: bool = False
+    #: The ``x-amzn-requestid`` of the response (Claude Platform on AWS), else ``None``.
+    aws_request_id: str | None = None
 
     def __init__(
         self,

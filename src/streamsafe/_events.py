@@ -32,6 +32,9 @@ from ._errors import MalformedEventError
 __all__ = [
     "UNSET",
     "CitationsDelta",
+    "CompactionBlock",
+    "CompactionDelta",
+    "ContainerUploadBlock",
     "ContentBlock",
     "ContentBlockDeltaEvent",
     "ContentBlockStartEvent",
@@ -39,7 +42,10 @@ __all__ = [
     "Delta",
     "ErrorEvent",
     "ErrorInfo",
+    "FallbackBlock",
     "InputJSONDelta",
+    "MCPToolResultBlock",
+    "MCPToolUseBlock",
     "Message",
     "MessageDelta",
     "MessageDeltaEvent",
@@ -58,6 +64,7 @@ __all__ = [
     "ThinkingBlock",
     "ThinkingDelta",
     "TokenCount",
+    "ToolSearchToolResultBlock",
     "ToolUseBlock",
     "UnknownBlock",
     "UnknownDelta",
@@ -97,10 +104,12 @@ def _to_plain(value: Any) -> Any:
         tag = value.__struct_config__.tag
         if isinstance(tag, str):
             out["type"] = value.__dict__.get("_type", tag)
-        for name in value.__struct_fields__:
+        for name, wire_name in zip(
+            value.__struct_fields__, value.__struct_encode_fields__, strict=True
+        ):
             item = getattr(value, name)
             if item is not UNSET:
-                out[name] = _to_plain(item)
+                out[wire_name] = _to_plain(item)
         return out
     if isinstance(value, list):
         return [_to_plain(item) for item in value]
@@ -116,10 +125,28 @@ class _Tagged(Model, tag_field="type"):
         return str(self.__dict__.get("_type", self.__struct_config__.tag))
 
     @property
-    def unknown_deltas(self) -> list[UnknownDelta]:
-        """On a content block: deltas of unknown types that could not be merged into it."""
-        deltas: list[UnknownDelta] = self.__dict__.get("_unknown_deltas", [])
+    def unknown_deltas(self) -> list[Delta]:
+        """On a content block: the deltas it could not take in full, in order.
+
+        A delta of a type the models do not know, a delta of a type that does
+        not apply to this block (a ``text_delta`` for a thinking block), and a
+        known delta carrying fields the models do not know (its known part is
+        merged; the whole delta is kept here). None of them changes
+        ``to_dict()``, so the block stays valid as the next request's input.
+        """
+        deltas: list[Delta] = self.__dict__.get("_unknown_deltas", [])
         return deltas
+
+    @property
+    def input_json(self) -> str | None:
+        """On a tool block whose input did not parse (or never finished): the raw JSON text.
+
+        ``input`` is then the object parsed from the longest valid prefix of
+        this text, and the block's index is in the message's
+        ``incomplete_blocks``. ``None`` on every complete block.
+        """
+        text: str | None = self.__dict__.get("_input_json")
+        return text
 
 
 # ---------------------------------------------------------------------------
@@ -184,6 +211,54 @@ class TextEditorCodeExecutionToolResultBlock(
     pass
 
 
+class ToolSearchToolResultBlock(ServerToolResultBlock, tag="tool_search_tool_result"):
+    pass
+
+
+class MCPToolUseBlock(_Tagged, tag="mcp_tool_use"):
+    """A call to a tool of a remote MCP server; its input streams like a tool_use's."""
+
+    id: str
+    name: str
+    server_name: str
+    input: JSON
+
+
+class MCPToolResultBlock(_Tagged, tag="mcp_tool_result"):
+    tool_use_id: str
+    is_error: bool = False
+    content: JSON = None
+
+
+class ContainerUploadBlock(_Tagged, tag="container_upload"):
+    file_id: str
+
+
+class CompactionBlock(_Tagged, tag="compaction"):
+    """A summary of the earlier conversation: send it back unchanged on the next turn.
+
+    Streamed as a start with ``content`` and ``encrypted_content`` null, then
+    ``compaction_delta`` events that set them.
+    """
+
+    content: str | None = None
+    encrypted_content: str | UnsetType | None = UNSET
+    signature: str | UnsetType | None = UNSET
+    tool_changes: list[JSON] | UnsetType | None = UNSET
+
+
+class FallbackBlock(_Tagged, tag="fallback"):
+    """Where one model's output gives way to another's (a refusal fallback).
+
+    ``from_`` (``from`` in JSON) and ``to`` each name a ``model``; the
+    message's ``model`` is relabelled to ``to["model"]`` when the block starts.
+    """
+
+    from_: JSON = msgspec.field(name="from")
+    to: JSON
+    trigger: JSON | UnsetType = UNSET
+
+
 class UnknownBlock(_Tagged, tag="__unknown_block__"):
     """A content block of a type the models do not know; ``to_dict()`` is the raw JSON."""
 
@@ -199,6 +274,12 @@ ContentBlock: TypeAlias = (
     | CodeExecutionToolResultBlock
     | BashCodeExecutionToolResultBlock
     | TextEditorCodeExecutionToolResultBlock
+    | ToolSearchToolResultBlock
+    | MCPToolUseBlock
+    | MCPToolResultBlock
+    | ContainerUploadBlock
+    | CompactionBlock
+    | FallbackBlock
     | UnknownBlock
 )
 
@@ -227,12 +308,25 @@ class CitationsDelta(_Tagged, tag="citations_delta"):
     citation: JSON
 
 
+class CompactionDelta(_Tagged, tag="compaction_delta"):
+    """Sets (never extends) the ``content`` and ``encrypted_content`` of a compaction block."""
+
+    content: str | UnsetType | None = UNSET
+    encrypted_content: str | UnsetType | None = UNSET
+
+
 class UnknownDelta(_Tagged, tag="__unknown_delta__"):
     """A delta of a type the models do not know; ``to_dict()`` is the raw JSON."""
 
 
 Delta: TypeAlias = (
-    TextDelta | InputJSONDelta | ThinkingDelta | SignatureDelta | CitationsDelta | UnknownDelta
+    TextDelta
+    | InputJSONDelta
+    | ThinkingDelta
+    | SignatureDelta
+    | CitationsDelta
+    | CompactionDelta
+    | UnknownDelta
 )
 
 # ---------------------------------------------------------------------------
@@ -264,8 +358,29 @@ class Message(Model):
 
     @property
     def request_id(self) -> str | None:
-        """The ``request-id`` of the response that produced this message."""
+        """The ``request-id`` of the response that produced this message.
+
+        Also readable as ``message._request_id``, as with the official SDK.
+        """
         value: str | None = self.__dict__.get("_request_id")
+        return value
+
+    @property
+    def aws_request_id(self) -> str | None:
+        """The ``x-amzn-requestid`` of the response (Claude Platform on AWS), else ``None``."""
+        value: str | None = self.__dict__.get("_aws_request_id")
+        return value
+
+    @property
+    def incomplete_blocks(self) -> tuple[int, ...]:
+        """Indices of content blocks that are not whole: never stopped, or tool input cut.
+
+        A tool call listed here must not be executed: its ``input`` was parsed
+        from a prefix of what the model meant to send (``block.input_json``
+        holds the raw text). A complete stream can end this way: fine-grained
+        tool streaming cut by ``max_tokens`` closes a block mid-parameter.
+        """
+        value: tuple[int, ...] = self.__dict__.get("_incomplete_blocks", ())
         return value
 
     @property
@@ -410,8 +525,16 @@ _BLOCK_TYPES = _tag_map(
     CodeExecutionToolResultBlock,
     BashCodeExecutionToolResultBlock,
     TextEditorCodeExecutionToolResultBlock,
+    ToolSearchToolResultBlock,
+    MCPToolUseBlock,
+    MCPToolResultBlock,
+    ContainerUploadBlock,
+    CompactionBlock,
+    FallbackBlock,
 )
-_DELTA_TYPES = _tag_map(TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta, CitationsDelta)
+_DELTA_TYPES = _tag_map(
+    TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta, CitationsDelta, CompactionDelta
+)
 
 
 class _Shape(Exception):

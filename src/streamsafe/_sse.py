@@ -208,6 +208,8 @@ class _SourceCore:
     ) -> None:
         self.response = response
         self.request_id: str | None = response.headers.get("request-id")
+        #: Claude Platform on AWS answers with this id too (the one CloudTrail indexes).
+        self.aws_request_id: str | None = response.headers.get("x-amzn-requestid")
         self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
         self.idle_timeout = stream_idle_timeout  # checked by connect_events
         #: Seconds spent waiting for bytes since the last content event. Only
@@ -337,6 +339,11 @@ class _EventSourceBase:
     @property
     def request_id(self) -> str | None:
         return self._core.request_id
+
+    @property
+    def aws_request_id(self) -> str | None:
+        """The ``x-amzn-requestid`` header (Claude Platform on AWS), else ``None``."""
+        return self._core.aws_request_id
 
     @property
     def ended_cleanly(self) -> bool:

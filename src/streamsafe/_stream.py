@@ -92,8 +92,10 @@ logger = logging.getLogger("streamsafe")
 class _MessageCore:
     """The decisions of a message stream, free of I/O."""
 
-    def __init__(self, request_id: str | None) -> None:
-        self.accumulator = MessageAccumulator(request_id=request_id)
+    def __init__(self, source: _EventSourceBase) -> None:
+        self.accumulator = MessageAccumulator(
+            request_id=source.request_id, aws_request_id=source.aws_request_id
+        )
         self.apply = self.accumulator.apply
         self.held: deque[StreamEvent] = deque()
         #: Iteration is over: the body ended, or something after message_stop ended it.
@@ -151,6 +153,8 @@ class _MessageCore:
             exc.incomplete_blocks = accumulator.incomplete_blocks
         if exc.request_id is None:
             exc.request_id = accumulator.request_id
+        if exc.aws_request_id is None:
+            exc.aws_request_id = accumulator.aws_request_id
         return exc
 
     @staticmethod
@@ -216,6 +220,11 @@ class _MessageStreamBase:
         return self._core.accumulator.request_id
 
     @property
+    def aws_request_id(self) -> str | None:
+        """The response's ``x-amzn-requestid`` (Claude Platform on AWS), else ``None``."""
+        return self._core.accumulator.aws_request_id
+
+    @property
     def current_message(self) -> Message | None:
         """A snapshot of the message accumulated so far (``None`` before message_start)."""
         return self._core.accumulator.snapshot()
@@ -240,7 +249,7 @@ class AsyncMessageStream(_MessageStreamBase):
         self._source = source
         self._response = source.response
         self._exit_stack = exit_stack
-        self._core = _MessageCore(source.request_id)
+        self._core = _MessageCore(source)
         self._watch_for_leaks()
 
     async def __aenter__(self) -> AsyncMessageStream:
@@ -373,7 +382,7 @@ class MessageStream(_MessageStreamBase):
         self._source = source
         self._response = source.response
         self._exit_stack = exit_stack
-        self._core = _MessageCore(source.request_id)
+        self._core = _MessageCore(source)
         self._watch_for_leaks()
 
     def __enter__(self) -> MessageStream:
