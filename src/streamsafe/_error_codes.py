@@ -633,3 +633,18 @@ def _code_classes() -> dict[tuple[int, str], type[APIStatusError]]:
 
 #: ``(status, error_code)`` → the class, for :func:`streamsafe._errors.status_error_class`.
 ERROR_CODE_CLASSES: Mapping[tuple[int, str], type[APIStatusError]] = _code_classes()
+
+
+def _by_code() -> dict[str, type[APIStatusError] | None]:
+    table: dict[str, type[APIStatusError] | None] = {}
+    for (_, code), cls in ERROR_CODE_CLASSES.items():
+        table[code] = None if code in table else cls  # a code under two statuses: ambiguous
+    return table
+
+
+_BY_CODE = _by_code()
+
+
+def for_code(error_code: str) -> type[APIStatusError] | None:
+    """The class of a code, whatever its status; ``None`` if unknown or under several statuses."""
+    return _BY_CODE.get(error_code)

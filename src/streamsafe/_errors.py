@@ -448,7 +448,9 @@ def status_error_class(
 
     1. ``(status, error_code)`` names an error-code class
        (:mod:`streamsafe._error_codes`): that class. When a known type
-       disagrees with the HTTP status, the type's status is tried too.
+       disagrees with the HTTP status, the type's status is tried too; then
+       the code's class if it is a kind of the type's class (an in-stream
+       ``api_error`` with a 503 code: that code's ServiceUnavailableError).
     2. A known ``error.type`` decides; when the HTTP status has a narrower
        class of the same kind (a 503 ``api_error``: ServiceUnavailableError,
        an InternalServerError), that one.
@@ -457,7 +459,7 @@ def status_error_class(
 
     An unknown ``error_code`` or ``error_type`` is ignored: the rest decides.
     """
-    from ._error_codes import ERROR_CODE_CLASSES  # they subclass the classes above
+    from ._error_codes import ERROR_CODE_CLASSES, for_code  # they subclass the classes above
 
     type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
     type_status = type_class.default_status if type_class is not None else None
@@ -465,6 +467,9 @@ def status_error_class(
         for candidate in (status, type_status):
             if candidate is not None and (candidate, error_code) in ERROR_CODE_CLASSES:
                 return ERROR_CODE_CLASSES[candidate, error_code]
+        code_class = for_code(error_code)
+        if code_class is not None and type_class is not None and issubclass(code_class, type_class):
+            return code_class
     status_class: type[APIStatusError] | None = None
     if status is not None:
         status_class = _BY_STATUS.get(status)
