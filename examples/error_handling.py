@@ -59,7 +59,7 @@ async def ask(client: streamsafe.AsyncClient, fault: str) -> None:
         retry_after = error.response.headers.get("retry-after") if error.response else None
         print(f"RateLimitError: retry after {retry_after} s, {describe(error)}")
     except streamsafe.APIStatusError as error:
-        # Any other error the API answered with: BadRequestError, RequestTooLargeError, ...
+        # Any other error the API answered with: BadRequestError, ContentTooLargeError, ...
         print(f"{type(error).__name__} (status {error.status_code}): {error.message}")
         print(f"  {describe(error)}")
     except streamsafe.IncompleteStreamError as error:

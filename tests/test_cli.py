@@ -215,7 +215,7 @@ def test_chat_in_stream_overloaded_error(emu: Emulator, capsys: pytest.CaptureFi
         ("status:403", "PermissionDeniedError", 4),
         ("status:400", "BadRequestError", 5),
         ("status:404", "NotFoundError", 5),
-        ("html:413", "RequestTooLargeError", 5),
+        ("html:413", "ContentTooLargeError", 5),
         ("status:429;should_retry=false", "RateLimitError", 6),
         ("status:529;should_retry=false", "OverloadedError", 7),
         ("status:500;should_retry=false", "InternalServerError", 7),

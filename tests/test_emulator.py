@@ -762,6 +762,8 @@ def test_streamsafe_emulator_fixture_marker(streamsafe_emulator: Emulator) -> No
     [
         "error:overloaded_error@3",
         "error:new_type@0;message=custom words",
+        "error:overloaded_error@3;code=compaction_unavailable",
+        "status:429;code=ramp_limit_exceeded;should_retry=false",
         "status:529;retry_after=2;retry_after_ms=1500;should_retry=true",
         "status:400;type=invalid_request_error",
         "html:413",
@@ -792,6 +794,10 @@ def test_fault_spec_defaults() -> None:
     assert Fault.parse("stall_pings@1").every == 0.2
     assert Fault.parse("status:429").resolved_error_type() == "rate_limit_error"
     assert Fault.parse(" status:529 ; should_retry=FALSE ").should_retry is False
+    assert Fault.parse("status:429;code=ramp_limit_exceeded").code == "ramp_limit_exceeded"
+    assert Fault.parse("error:api_error@1").code is None
+    with pytest.raises(ValueError, match="error code"):
+        Fault("reset", code="ramp_limit_exceeded")
 
 
 @pytest.mark.parametrize(
@@ -812,6 +818,8 @@ def test_fault_spec_defaults() -> None:
         "stall_pings@1;every=0",
         "status:500;should_retry=maybe",
         "content_type",
+        "html:413;code=request_body_too_large_after_decoding",
+        "reset@2;code=ramp_limit_exceeded",
     ],
 )
 def test_bad_fault_specs(spec: str) -> None:

@@ -38,8 +38,12 @@ from streamsafe import (
     AuthenticationError,
     BadRequestError,
     BillingError,
+    ClientClosedRequestError,
+    ConflictError,
     ContentTooLargeError,
+    DeadlineExceededError,
     GatewayTimeoutError,
+    HTTPNotImplementedError,
     IncompleteStreamError,
     InternalServerError,
     MalformedEventError,
@@ -47,12 +51,17 @@ from streamsafe import (
     OverloadedError,
     PaymentRequiredError,
     PermissionDeniedError,
+    PreconditionFailedError,
     RateLimitError,
+    RequestHeaderFieldsTooLargeError,
+    RequestTimeoutError,
     RequestTooLargeError,
+    ServiceUnavailableError,
     StreamIdleTimeoutError,
     StreamProtocolError,
     StreamsafeError,
     UnexpectedContentTypeError,
+    UnprocessableEntityError,
     status_error_class,
 )
 from streamsafe._errors import retry_after_seconds
@@ -74,7 +83,8 @@ ERROR_TABLE = [
     Row(402, "billing_error", PaymentRequiredError, False),
     Row(403, "permission_error", PermissionDeniedError, False),
     Row(404, "not_found_error", NotFoundError, False),
-    Row(413, "request_too_large", RequestTooLargeError, False),
+    Row(409, "conflict_error", ConflictError, True),
+    Row(413, "request_too_large", ContentTooLargeError, False),
     Row(429, "rate_limit_error", RateLimitError, True),
     Row(500, "api_error", InternalServerError, True),
     Row(504, "timeout_error", GatewayTimeoutError, True),
@@ -159,12 +169,27 @@ async def raised_by_http(status: int, body: bytes, **kwargs: Any) -> APIStatusEr
 
 def test_tree_and_aliases() -> None:
     assert BillingError is PaymentRequiredError
-    assert ContentTooLargeError is RequestTooLargeError
+    assert RequestTooLargeError is ContentTooLargeError
+    assert DeadlineExceededError is GatewayTimeoutError
+    assert streamsafe.AnthropicError is StreamsafeError
     for row in ERROR_TABLE:
         assert issubclass(row.cls, APIStatusError)
         assert row.cls.default_status == row.status
-    assert issubclass(GatewayTimeoutError, InternalServerError)
+    for cls in (HTTPNotImplementedError, ServiceUnavailableError, GatewayTimeoutError):
+        assert issubclass(cls, InternalServerError)
     assert issubclass(OverloadedError, InternalServerError)
+    for cls, status in [
+        (RequestTimeoutError, 408),
+        (ConflictError, 409),
+        (PreconditionFailedError, 412),
+        (UnprocessableEntityError, 422),
+        (RequestHeaderFieldsTooLargeError, 431),
+        (ClientClosedRequestError, 499),
+    ]:
+        assert cls.__bases__ == (APIStatusError,)
+        assert cls.default_status == status
+    assert HTTPNotImplementedError.default_status == 501
+    assert ServiceUnavailableError.default_status == 503
     assert issubclass(APIStatusError, APIError)
     assert issubclass(APIError, StreamsafeError)
     assert issubclass(APITimeoutError, APIConnectionError)
@@ -186,9 +211,14 @@ def test_status_error_class_by_type_and_by_status(row: Row) -> None:
 
 
 def test_status_error_class_fallbacks() -> None:
-    for status in (501, 502, 503, 599):
+    for status in (502, 505, 599):
         assert status_error_class(None, status) is InternalServerError
         assert status_error_class("future_error_type", status) is InternalServerError
+    assert status_error_class(None, 501) is HTTPNotImplementedError
+    assert status_error_class("future_error_type", 503) is ServiceUnavailableError
+    # api_error on a 5xx with a narrower class of the same kind: the narrower one.
+    assert status_error_class("api_error", 503) is ServiceUnavailableError
+    assert status_error_class("api_error", 529) is OverloadedError
     assert status_error_class("future_error_type", 418) is APIStatusError
     assert status_error_class("future_error_type", None) is APIStatusError
     assert status_error_class(None, 200) is APIStatusError
@@ -294,12 +324,16 @@ async def test_unknown_error_type_in_stream_is_the_base_class() -> None:
 @pytest.mark.parametrize(
     ("status", "cls", "retryable"),
     [
-        (503, InternalServerError, True),
+        (503, ServiceUnavailableError, True),
+        (501, HTTPNotImplementedError, True),
         (502, InternalServerError, True),
         (418, APIStatusError, False),
-        (422, APIStatusError, False),
-        (409, APIStatusError, True),
-        (408, APIStatusError, True),
+        (412, PreconditionFailedError, False),
+        (422, UnprocessableEntityError, False),
+        (431, RequestHeaderFieldsTooLargeError, False),
+        (499, ClientClosedRequestError, False),
+        (409, ConflictError, True),
+        (408, RequestTimeoutError, True),
     ],
 )
 async def test_unknown_error_type_over_http_maps_by_status(
@@ -411,7 +445,7 @@ def sync_raised(server: FakeServer, *, low_level: bool = False) -> APIError:
 
 
 @pytest.mark.parametrize(
-    "row", [ERROR_TABLE[2], ERROR_TABLE[6], ERROR_TABLE[9]], ids=lambda row: row.error_type
+    "row", [ERROR_TABLE[2], ERROR_TABLE[7], ERROR_TABLE[10]], ids=lambda row: row.error_type
 )
 def test_sync_twins_raise_the_same_classes(row: Row) -> None:
     http = http_error_server(row.status, error_body(row.error_type, "sync"))
@@ -454,7 +488,7 @@ PROXY_413_PAGE = (
 
 async def test_html_error_body() -> None:
     error = await raised_by_http(413, PROXY_413_PAGE, content_type="text/html")
-    assert type(error) is RequestTooLargeError
+    assert type(error) is ContentTooLargeError
     assert error.status_code == 413
     assert error.error_type is None
     assert "413" in error.message
@@ -476,7 +510,7 @@ async def test_long_html_body_is_cut_in_the_message() -> None:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(502, InternalServerError), (429, RateLimitError), (413, RequestTooLargeError)],
+    [(502, InternalServerError), (429, RateLimitError), (413, ContentTooLargeError)],
 )
 async def test_empty_error_body(status: int, cls: type[APIStatusError]) -> None:
     error = await raised_by_http(status, b"", content_type="text/plain")

@@ -31,7 +31,7 @@ EXPECTED: dict[str, list[str]] = {
         r"^  partial text: '\S",
         r"^RateLimitError: retry after 10 s, request_id=req_",
         r"^BadRequestError \(status 400\)",
-        r"^RequestTooLargeError \(status 413\): HTTP 413",
+        r"^ContentTooLargeError \(status 413\): HTTP 413",
         r"^IncompleteStreamError: request_id=req_\w+ retryable=True \(\d+ characters kept\)",
         r"^APIConnectionError \(caused by \w+\): request_id=req_",
     ],

@@ -1,21 +1,33 @@
 """The exception tree, and the one mapping from an API error to its class.
 
-Every exception streamsafe raises derives from :class:`StreamsafeError`::
+Every exception streamsafe raises derives from :class:`StreamsafeError`
+(alias ``AnthropicError``, the official SDK's name); all of them are public in
+:mod:`streamsafe.errors`::
 
     StreamsafeError
     ├── APIError                      anything that went wrong talking to the API
     │   ├── APIStatusError            the API said no: an HTTP error status OR an
     │   │   │                         in-stream ``event: error`` after a 200
-    │   │   ├── BadRequestError           400  invalid_request_error
-    │   │   ├── AuthenticationError       401  authentication_error
-    │   │   ├── PaymentRequiredError      402  billing_error      (alias BillingError)
-    │   │   ├── PermissionDeniedError     403  permission_error
-    │   │   ├── NotFoundError             404  not_found_error
-    │   │   ├── RequestTooLargeError      413  request_too_large  (alias ContentTooLargeError)
-    │   │   ├── RateLimitError            429  rate_limit_error
-    │   │   └── InternalServerError       500 and unlisted 5xx, api_error
-    │   │       ├── GatewayTimeoutError   504  timeout_error
-    │   │       └── OverloadedError       529  overloaded_error
+    │   │   ├── BadRequestError                   400  invalid_request_error
+    │   │   ├── AuthenticationError               401  authentication_error
+    │   │   ├── PaymentRequiredError              402  billing_error  (alias BillingError)
+    │   │   ├── PermissionDeniedError             403  permission_error
+    │   │   ├── NotFoundError                     404  not_found_error
+    │   │   ├── RequestTimeoutError               408
+    │   │   ├── ConflictError                     409  conflict_error
+    │   │   ├── PreconditionFailedError           412
+    │   │   ├── ContentTooLargeError              413  request_too_large
+    │   │   │                                          (alias RequestTooLargeError)
+    │   │   ├── UnprocessableEntityError          422
+    │   │   ├── RateLimitError                    429  rate_limit_error
+    │   │   ├── RequestHeaderFieldsTooLargeError  431
+    │   │   ├── ClientClosedRequestError          499
+    │   │   └── InternalServerError               500 and unlisted 5xx, api_error
+    │   │       ├── HTTPNotImplementedError       501
+    │   │       ├── ServiceUnavailableError       503
+    │   │       ├── GatewayTimeoutError           504  timeout_error
+    │   │       │                                      (alias DeadlineExceededError)
+    │   │       └── OverloadedError               529  overloaded_error
     │   ├── APIConnectionError        the bytes stopped: reset, refused, cut short
     │   │   ├── APITimeoutError       connect / read timeout
     │   │   │   └── StreamIdleTimeoutError   no content event within stream_idle_timeout
@@ -27,10 +39,22 @@ Every exception streamsafe raises derives from :class:`StreamsafeError`::
     │                                        (also an ``httpx_sse.SSEError``)
     └── (nothing else)
 
+Below the status classes sit about 140 error-code classes, defined in
+:mod:`streamsafe._error_codes`: one per ``(status, error.details.error_code)``
+the official SDK knows, each a subclass of its status class
+(``RampLimitExceededError(RateLimitError)`` for 429 ``ramp_limit_exceeded``,
+``CompactionUnavailableError(OverloadedError)`` for 529
+``compaction_unavailable``). Names, statuses and bases follow the official
+Python SDK (2.15), so migrating code only changes the module name.
+
 The class of an API error is decided by :func:`status_error_class`, and by
 nothing else: the HTTP path (a non-2xx response) and the in-stream path (an
 ``event: error`` after a 200) both call it, so an ``overloaded_error`` raises
-:class:`OverloadedError` whether it came as a 529 or mid-stream.
+:class:`OverloadedError` whether it came as a 529 or mid-stream, and a
+``rate_limit_error`` with the code ``ramp_limit_exceeded`` raises
+``RampLimitExceededError`` both ways. Every status error carries
+``error_code``, ``details``, ``request_id``, ``aws_request_id`` and
+``workspace_id`` besides its status and type.
 
 Every exception that interrupts a message stream carries what was received
 before it: ``partial_message`` (the accumulated :class:`~streamsafe.Message`,
@@ -46,6 +70,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -59,12 +84,17 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AnthropicError",
     "AuthenticationError",
     "BadRequestError",
     "BillingError",
+    "ClientClosedRequestError",
+    "ConflictError",
     "ContentTooLargeError",
+    "DeadlineExceededError",
     "EventTooLargeError",
     "GatewayTimeoutError",
+    "HTTPNotImplementedError",
     "IncompleteStreamError",
     "InternalServerError",
     "MalformedEventError",
@@ -72,12 +102,17 @@ __all__ = [
     "OverloadedError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "RateLimitError",
+    "RequestHeaderFieldsTooLargeError",
+    "RequestTimeoutError",
     "RequestTooLargeError",
+    "ServiceUnavailableError",
     "StreamIdleTimeoutError",
     "StreamProtocolError",
     "StreamsafeError",
     "UnexpectedContentTypeError",
+    "UnprocessableEntityError",
     "describe_body",
     "error_from_payload",
     "error_from_response",
@@ -90,6 +125,10 @@ class StreamsafeError(Exception):
     """Base of every exception streamsafe raises."""
 
 
+#: The official SDK's name for the base of everything it raises.
+AnthropicError = StreamsafeError
+
+
 class APIError(StreamsafeError):
     """Something went wrong talking to the API.
 
@@ -97,27 +136,30 @@ class APIError(StreamsafeError):
 
     * ``message`` — a readable description.
     * ``request_id`` — the API's ``request-id`` for this request, when known.
+    * ``aws_request_id`` — the ``x-amzn-requestid`` of Claude Platform on AWS
+      (``None`` elsewhere).
     * ``retryable`` — whether repeating the same request may succeed.
     * ``partial_message`` — for stream failures, the message accumulated so far
       (``None`` before ``message_start`` and outside streams).
-    * ``incomplete_blocks`` — indices of content blocks started but not stopped.
+    * ``incomplete_blocks`` — indices of content blocks that are not whole:
+      started but not stopped, or a tool input that did not parse.
     """
 
     retryable: bool = False
-    #: The ``x-amzn-requestid`` of the response (Claude Platform on AWS), else ``None``.
-    aws_request_id: str | None = None
 
     def __init__(
         self,
         message: str,
         *,
         request_id: str | None = None,
+        aws_request_id: str | None = None,
         partial_message: Message | None = None,
         incomplete_blocks: tuple[int, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
         self.request_id = request_id
+        self.aws_request_id = aws_request_id
         self.partial_message = partial_message
         self.incomplete_blocks = incomplete_blocks
 
@@ -134,6 +176,12 @@ class APIStatusError(APIError):
       ``overloaded_error``, also when it arrived inside a 200 stream).
     * ``http_status`` — the status the response actually had (200 in-stream).
     * ``error_type`` — the API's ``error.type`` (``None`` when the body had none).
+    * ``error_code`` — ``error.details.error_code``, the stable name of the
+      cause, when it is a string (``None`` otherwise). A known code picks a
+      narrower class (see :mod:`streamsafe._error_codes`); an unknown one
+      keeps the class of the type or status.
+    * ``details`` — ``error.details`` as sent (a dict), or ``None``.
+    * ``workspace_id`` — the ``anthropic-workspace-id`` response header.
     * ``body`` — the parsed JSON error body, or the raw text when it was not JSON.
     * ``response`` — the :class:`httpx.Response`, when there was one.
     * ``in_stream`` — true when the error arrived as an SSE event after a 2xx.
@@ -142,6 +190,9 @@ class APIStatusError(APIError):
 
     #: The HTTP status the class stands for; instances carry the real one.
     default_status: int | None = None
+    #: The ``error.details.error_code`` the class stands for (error-code classes
+    #: only); instances carry the code the body had.
+    error_code: str | None = None
 
     def __init__(
         self,
@@ -150,9 +201,13 @@ class APIStatusError(APIError):
         status_code: int,
         http_status: int,
         error_type: str | None = None,
+        error_code: str | None = None,
+        details: dict[str, object] | None = None,
         body: object = None,
         response: httpx.Response | None = None,
         request_id: str | None = None,
+        aws_request_id: str | None = None,
+        workspace_id: str | None = None,
         in_stream: bool = False,
         retryable: bool | None = None,
         partial_message: Message | None = None,
@@ -161,12 +216,16 @@ class APIStatusError(APIError):
         super().__init__(
             message,
             request_id=request_id,
+            aws_request_id=aws_request_id,
             partial_message=partial_message,
             incomplete_blocks=incomplete_blocks,
         )
         self.status_code = status_code
         self.http_status = http_status
         self.error_type = error_type
+        self.error_code = error_code
+        self.details = details
+        self.workspace_id = workspace_id
         self.body = body
         self.response = response
         self.in_stream = in_stream
@@ -174,6 +233,8 @@ class APIStatusError(APIError):
 
     def __str__(self) -> str:
         where = "in stream" if self.in_stream else f"HTTP {self.http_status}"
+        if self.error_code:
+            where += f", error_code={self.error_code}"
         kind = self.error_type or "error"
         text = f"{kind} ({where}): {self.message}"
         if self.request_id:
@@ -211,7 +272,25 @@ class NotFoundError(APIStatusError):
     default_status = 404
 
 
-class RequestTooLargeError(APIStatusError):
+class RequestTimeoutError(APIStatusError):
+    """408: the server gave up waiting for the request; retryable."""
+
+    default_status = 408
+
+
+class ConflictError(APIStatusError):
+    """409 ``conflict_error``: the resource changed under the request; retryable."""
+
+    default_status = 409
+
+
+class PreconditionFailedError(APIStatusError):
+    """412: a precondition of the request does not hold."""
+
+    default_status = 412
+
+
+class ContentTooLargeError(APIStatusError):
     """413 ``request_too_large``: the request body exceeds the endpoint's limit.
 
     Also raised locally, before any byte is sent, by the client's size preflight.
@@ -220,16 +299,46 @@ class RequestTooLargeError(APIStatusError):
     default_status = 413
 
 
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well formed but cannot be processed."""
+
+    default_status = 422
+
+
 class RateLimitError(APIStatusError):
     """429 ``rate_limit_error``: slow down; retryable."""
 
     default_status = 429
 
 
+class RequestHeaderFieldsTooLargeError(APIStatusError):
+    """431: the request headers are too large."""
+
+    default_status = 431
+
+
+class ClientClosedRequestError(APIStatusError):
+    """499: the request was closed before the answer was ready."""
+
+    default_status = 499
+
+
 class InternalServerError(APIStatusError):
     """500 ``api_error`` and any unlisted 5xx: the API failed; retryable."""
 
     default_status = 500
+
+
+class HTTPNotImplementedError(InternalServerError):
+    """501: the API does not implement what was asked; retryable like every 5xx."""
+
+    default_status = 501
+
+
+class ServiceUnavailableError(InternalServerError):
+    """503: a service the API depends on is unavailable; retryable."""
+
+    default_status = 503
 
 
 class GatewayTimeoutError(InternalServerError):
@@ -244,8 +353,10 @@ class OverloadedError(InternalServerError):
     default_status = 529
 
 
+#: The official SDK's older (deprecated) names and streamsafe's own aliases.
 BillingError = PaymentRequiredError
-ContentTooLargeError = RequestTooLargeError
+RequestTooLargeError = ContentTooLargeError
+DeadlineExceededError = GatewayTimeoutError
 
 
 class APIConnectionError(APIError):
@@ -292,44 +403,91 @@ _BY_ERROR_TYPE: dict[str, type[APIStatusError]] = {
     "billing_error": PaymentRequiredError,
     "permission_error": PermissionDeniedError,
     "not_found_error": NotFoundError,
-    "request_too_large": RequestTooLargeError,
+    "conflict_error": ConflictError,
+    "request_too_large": ContentTooLargeError,
     "rate_limit_error": RateLimitError,
     "api_error": InternalServerError,
     "timeout_error": GatewayTimeoutError,
     "overloaded_error": OverloadedError,
 }
 
+_STATUS_CLASSES: tuple[type[APIStatusError], ...] = (
+    BadRequestError,
+    AuthenticationError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    NotFoundError,
+    RequestTimeoutError,
+    ConflictError,
+    PreconditionFailedError,
+    ContentTooLargeError,
+    UnprocessableEntityError,
+    RateLimitError,
+    RequestHeaderFieldsTooLargeError,
+    ClientClosedRequestError,
+    InternalServerError,
+    HTTPNotImplementedError,
+    ServiceUnavailableError,
+    GatewayTimeoutError,
+    OverloadedError,
+)
 _BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.default_status: cls for cls in _BY_ERROR_TYPE.values() if cls.default_status is not None
+    cls.default_status: cls for cls in _STATUS_CLASSES if cls.default_status is not None
 }
 
-_RETRYABLE_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "timeout_error"})
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
-def status_error_class(error_type: str | None, status: int | None) -> type[APIStatusError]:
+def status_error_class(
+    error_type: str | None, status: int | None, error_code: str | None = None
+) -> type[APIStatusError]:
     """Decide the exception class of an API error.
 
-    A known ``error.type`` decides; otherwise the HTTP status decides (any
-    unlisted 5xx is an :class:`InternalServerError`); otherwise the base
-    :class:`APIStatusError`. ``status`` is ignored for in-stream errors (it
-    would be 200).
+    ``status`` is the HTTP status of an error response, ``None`` for an
+    in-stream error (whose response said 200); there the status is the one
+    the error type stands for (``overloaded_error``: 529). In order:
+
+    1. ``(status, error_code)`` names an error-code class
+       (:mod:`streamsafe._error_codes`): that class. When a known type
+       disagrees with the HTTP status, the type's status is tried too; then
+       the code's class if it is a kind of the type's class (an in-stream
+       ``api_error`` with a 503 code: that code's ServiceUnavailableError).
+    2. A known ``error.type`` decides; when the HTTP status has a narrower
+       class of the same kind (a 503 ``api_error``: ServiceUnavailableError,
+       an InternalServerError), that one.
+    3. The HTTP status (any unlisted 5xx is an :class:`InternalServerError`).
+    4. The base :class:`APIStatusError`.
+
+    An unknown ``error_code`` or ``error_type`` is ignored: the rest decides.
     """
-    if error_type is not None and error_type in _BY_ERROR_TYPE:
-        return _BY_ERROR_TYPE[error_type]
+    from ._error_codes import ERROR_CODE_CLASSES, for_code  # they subclass the classes above
+
+    type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
+    type_status = type_class.default_status if type_class is not None else None
+    if error_code is not None:
+        for candidate in (status, type_status):
+            if candidate is not None and (candidate, error_code) in ERROR_CODE_CLASSES:
+                return ERROR_CODE_CLASSES[candidate, error_code]
+        code_class = for_code(error_code)
+        if code_class is not None and type_class is not None and issubclass(code_class, type_class):
+            return code_class
+    status_class: type[APIStatusError] | None = None
     if status is not None:
-        if status in _BY_STATUS:
-            return _BY_STATUS[status]
-        if 500 <= status <= 599:
-            return InternalServerError
-    return APIStatusError
+        status_class = _BY_STATUS.get(status)
+        if status_class is None and 500 <= status <= 599:
+            status_class = InternalServerError
+    if type_class is not None:
+        if status_class is not None and issubclass(status_class, type_class):
+            return status_class
+        return type_class
+    return status_class or APIStatusError
 
 
 def _is_retryable(error_type: str | None, status: int | None) -> bool:
-    if error_type in _RETRYABLE_TYPES:
-        return True
-    if error_type in _BY_ERROR_TYPE:
-        return False
+    """408, 409, 429 and 5xx are retryable; a known error type stands for its status."""
+    type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
+    if type_class is not None:
+        status = type_class.default_status
     return status is not None and (status in _RETRYABLE_STATUSES or status >= 500)
 
 
@@ -367,25 +525,43 @@ def describe_body(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} with content-type {content_type}: {excerpt}"
 
 
-def _describe_payload(payload: object) -> tuple[str | None, str | None, str | None]:
-    """(error_type, message, request_id) from a decoded error body of any shape."""
+@dataclass(frozen=True)
+class _Described:
+    """What an error body of any shape says, each field ``None`` when absent or mistyped."""
+
+    error_type: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    error_code: str | None = None
+    details: dict[str, object] | None = None
+
+
+def _describe_payload(payload: object) -> _Described:
+    """Read an error body of any shape: the documented fields, when present."""
     if not isinstance(payload, dict):
-        return None, None, None
-    request_id = payload.get("request_id")
+        return _Described()
     error = payload.get("error")
     error_type: object = None
     message: object = None
+    details: object = None
+    error_code: object = None
     if isinstance(error, dict):
         error_type = error.get("type")
         message = error.get("message")
+        details = error.get("details")
+        if isinstance(details, dict):
+            error_code = details.get("error_code")
     elif isinstance(error, str):
         message = error
     if message is None:
         message = payload.get("message")
-    return (
-        error_type if isinstance(error_type, str) else None,
-        message if isinstance(message, str) else None,
-        request_id if isinstance(request_id, str) else None,
+    request_id = payload.get("request_id")
+    return _Described(
+        error_type=error_type if isinstance(error_type, str) else None,
+        message=message if isinstance(message, str) else None,
+        request_id=request_id if isinstance(request_id, str) else None,
+        error_code=error_code if isinstance(error_code, str) else None,
+        details=details if isinstance(details, dict) else None,
     )
 
 
@@ -405,14 +581,15 @@ def error_from_payload(
     string, ``None`` for a body that was not JSON): the result is always a
     typed error with a readable message.
     """
-    error_type, message, body_request_id = _describe_payload(payload)
+    said = _describe_payload(payload)
     headers = response.headers if response is not None else None
-    cls = status_error_class(error_type, None if in_stream else http_status)
+    cls = status_error_class(said.error_type, None if in_stream else http_status, said.error_code)
     status_code = cls.default_status or http_status
     if cls is InternalServerError and not in_stream and 500 <= http_status <= 599:
         status_code = http_status  # an unlisted 5xx keeps its own number
     if cls is APIStatusError and in_stream:
         status_code = http_status
+    message = said.message
     if message is None:
         if raw_text is not None and raw_text.strip():
             message = _excerpt(raw_text)
@@ -425,10 +602,14 @@ def error_from_payload(
         message,
         status_code=status_code,
         http_status=http_status,
-        error_type=error_type,
+        error_type=said.error_type,
+        error_code=said.error_code,
+        details=said.details,
         body=payload if payload is not None else raw_text,
         response=response,
-        request_id=header_request_id or body_request_id,
+        request_id=header_request_id or said.request_id,
+        aws_request_id=headers.get("x-amzn-requestid") if headers is not None else None,
+        workspace_id=headers.get("anthropic-workspace-id") if headers is not None else None,
         in_stream=in_stream,
         retryable=None if in_stream else _should_retry_header(headers),
         partial_message=partial_message,

@@ -29,12 +29,12 @@ from ._errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
+    ContentTooLargeError,
     InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    RequestTooLargeError,
 )
 from ._version import __version__
 
@@ -69,7 +69,7 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES: tuple[tuple[tuple[type[APIError], ...], int], ...] = (
     ((AuthenticationError,), EXIT_AUTHENTICATION),
     ((PermissionDeniedError, PaymentRequiredError), EXIT_PERMISSION),
-    ((BadRequestError, NotFoundError, RequestTooLargeError), EXIT_REQUEST),
+    ((BadRequestError, NotFoundError, ContentTooLargeError), EXIT_REQUEST),
     ((RateLimitError,), EXIT_RATE_LIMIT),
     ((InternalServerError,), EXIT_SERVER),
     ((APIConnectionError,), EXIT_CONNECTION),
@@ -82,7 +82,7 @@ exit codes:
   {EXIT_USAGE:<3} usage error (bad arguments)
   {EXIT_AUTHENTICATION:<3} AuthenticationError (401), or no API key for the public API
   {EXIT_PERMISSION:<3} PermissionDeniedError (403), PaymentRequiredError / BillingError (402)
-  {EXIT_REQUEST:<3} BadRequestError (400), NotFoundError (404), RequestTooLargeError (413)
+  {EXIT_REQUEST:<3} BadRequestError (400), NotFoundError (404), ContentTooLargeError (413)
   {EXIT_RATE_LIMIT:<3} RateLimitError (429)
   {EXIT_SERVER:<3} OverloadedError (529), GatewayTimeoutError (504), InternalServerError (5xx)
   {EXIT_CONNECTION:<3} APIConnectionError, APITimeoutError, IncompleteStreamError

@@ -69,21 +69,25 @@ not counted; an N beyond the stream strikes after ``message_stop``). For
 non-streamed answers (JSON bodies) N counts bytes of the body. The response
 headers are always sent before N is counted; ``@start`` strikes before them.
 
-``error:<type>@N`` (option ``message=``)
+``error:<type>@N`` (options ``message=``, ``code=``)
     Streams: after N events, ``event: error`` with
     ``{"type":"error","error":{"type":<type>,"message":...},"request_id":...}``,
     then the response ends. ``@0``: before message_start. Any of the ten
     documented types, or any other string verbatim. Non-streamed: the HTTP
-    status error the type stands for (unknown types: 500).
+    status error the type stands for (unknown types: 500). ``code=<error_code>``
+    adds ``"details": {"error_code": <error_code>}`` to the error object
+    (``error:overloaded_error@3;code=compaction_unavailable``).
 ``status:<code>`` (options ``retry_after=``, ``retry_after_ms=``,
-``should_retry=true|false``, ``type=``, ``message=``)
+``should_retry=true|false``, ``type=``, ``message=``, ``code=``)
     That status with the JSON error body; the error type defaults to the one
     documented for the status (400 invalid_request_error, 401
     authentication_error, 402 billing_error, 403 permission_error, 404
     not_found_error, 413 request_too_large, 429 rate_limit_error, 500
     api_error, 504 timeout_error, 529 overloaded_error, others api_error).
     The options send the ``retry-after``, ``retry-after-ms`` and
-    ``x-should-retry`` headers, values verbatim (so invalid ones can be tested).
+    ``x-should-retry`` headers, values verbatim (so invalid ones can be tested);
+    ``code=`` sets ``error.details.error_code`` as for ``error``
+    (``status:429;code=ramp_limit_exceeded``).
 ``html:<code>`` / ``empty:<code>`` (the three retry options)
     An HTML error page (``text/html``), or an empty body, with that status.
 ``truncate@N``

@@ -81,8 +81,10 @@ _STATUS_KINDS: frozenset[str] = frozenset({"status", "html", "empty"})
 # Options each kind accepts (besides its argument and position).
 _OPTIONS: Mapping[str, frozenset[str]] = {
     "none": frozenset(),
-    "error": frozenset({"message"}),
-    "status": frozenset({"retry_after", "retry_after_ms", "should_retry", "type", "message"}),
+    "error": frozenset({"message", "code"}),
+    "status": frozenset(
+        {"retry_after", "retry_after_ms", "should_retry", "type", "message", "code"}
+    ),
     "html": frozenset({"retry_after", "retry_after_ms", "should_retry"}),
     "empty": frozenset({"retry_after", "retry_after_ms", "should_retry"}),
     "truncate": frozenset(),
@@ -150,6 +152,8 @@ class Fault:
     status: int | None = None
     error_type: str | None = None
     message: str | None = None
+    #: ``error.details.error_code`` of the error body (``error`` and ``status`` faults).
+    code: str | None = None
     retry_after: str | None = None
     retry_after_ms: str | None = None
     should_retry: bool | None = None
@@ -171,6 +175,8 @@ class Fault:
             raise ValueError(f"{kind} needs an HTTP status between 100 and 599")
         if kind == "error" and not self.error_type:
             raise ValueError("error needs an error type, e.g. error:overloaded_error@3")
+        if self.code is not None and kind not in ("error", "status"):
+            raise ValueError(f"{kind} takes no error code (only error and status do)")
         if kind == "content_type" and not self.content_type:
             raise ValueError("content_type needs a media type, e.g. content_type:text/html")
         if kind == "raw" and self.raw is None:
@@ -242,7 +248,7 @@ class Fault:
                 values[name] = value.lower() == "true"
             elif name == "type":
                 values["error_type"] = value
-            else:  # retry_after, retry_after_ms, message: passed through verbatim
+            else:  # retry_after, retry_after_ms, message, code: passed through verbatim
                 values[name] = value
         try:
             return cls(**values)  # type: ignore[arg-type]
@@ -271,6 +277,8 @@ class Fault:
             options.append(f"type={self.error_type}")
         if self.message is not None:
             options.append(f"message={self.message}")
+        if self.code is not None:
+            options.append(f"code={self.code}")
         if self.retry_after is not None:
             options.append(f"retry_after={self.retry_after}")
         if self.retry_after_ms is not None:

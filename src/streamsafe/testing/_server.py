@@ -163,12 +163,13 @@ async def _read_body(receive: Receive) -> tuple[bytes | None, int]:
     return (b"".join(chunks) if keep else None), size
 
 
-def _error_object(error_type: str, message: str, request_id: str) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "error": {"type": error_type, "message": message},
-        "request_id": request_id,
-    }
+def _error_object(
+    error_type: str, message: str, request_id: str, error_code: str | None = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": error_type, "message": message}
+    if error_code is not None:
+        error["details"] = {"error_code": error_code}
+    return {"type": "error", "error": error, "request_id": request_id}
 
 
 def _html_page(status: int) -> bytes:
@@ -538,8 +539,9 @@ class _Exchange:
         error_type: str,
         message: str,
         headers: Sequence[tuple[str, str]] = (),
+        error_code: str | None = None,
     ) -> None:
-        body = dump_json(_error_object(error_type, message, self.request_id))
+        body = dump_json(_error_object(error_type, message, self.request_id, error_code))
         await self.full_response(status, body, JSON_CONTENT_TYPE, headers)
 
     # -- connection-level faults ---------------------------------------------------
@@ -668,7 +670,7 @@ class _Exchange:
             error_type = fault.resolved_error_type()
             message = fault.message or error_message(error_type)
             await self.write(
-                encode_sse("error", _error_object(error_type, message, self.request_id))
+                encode_sse("error", _error_object(error_type, message, self.request_id, fault.code))
             )
             await self.end()
             raise _Finished
@@ -698,7 +700,9 @@ class _Exchange:
         if fault.kind == "error":
             error_type = fault.resolved_error_type()
             message = fault.message or error_message(error_type)
-            await self.error_response(status_for_error_type(error_type), error_type, message)
+            await self.error_response(
+                status_for_error_type(error_type), error_type, message, error_code=fault.code
+            )
             return
         position = fault.position
         if position is None:
@@ -721,7 +725,9 @@ class _Exchange:
             status = fault.status or 500
             error_type = fault.resolved_error_type()
             message = fault.message or error_message(error_type)
-            await self.error_response(status, error_type, message, _retry_headers(fault))
+            await self.error_response(
+                status, error_type, message, _retry_headers(fault), error_code=fault.code
+            )
         elif fault.kind == "html":
             status = fault.status or 500
             await self.full_response(
