@@ -11,11 +11,12 @@ streamsafe's client code, so it can test it::
         ...                                          # ...a retry gets a clean stream
         base_url = emu.url                   # "http://127.0.0.1:PORT"
 
-``Emulator(event_delay=0.0, ping_interval=None, port=0, host="127.0.0.1")``
+``Emulator(event_delay=0.0, ping_interval=None, port=0, host="127.0.0.1", aws_request_ids=False)``
     ``event_delay``: seconds between stream events (a request overrides it with
     the header ``x-streamsafe-delay-ms``). ``ping_interval``: seconds between
     extra ``ping`` events while streaming (None: only the ping after
-    message_start). ``port=0`` picks a free port.
+    message_start). ``port=0`` picks a free port. ``aws_request_ids``: see
+    *Scenarios* (also a settable attribute).
 ``emu.push_fault(spec, times=1)``
     Queue a fault for the next ``times`` requests to ``POST /v1/messages``.
 ``emu.push_raw_stream(body, content_type="text/event-stream", status=200, headers=None,
@@ -40,11 +41,77 @@ blocks gets a text answer instead); otherwise text of about 3/4 of
 ``max_tokens`` words (at most 4096, at least 24: a smaller ``max_tokens`` cuts it,
 stop_reason ``max_tokens``). A stream and a non-streamed answer to the same
 body carry the same content; ids differ. ``input_tokens`` is the body size / 4.
+``stop_sequences``, ``fallbacks``, ``context_management`` and eager tools:
+see *Scenarios*. Beta headers are not checked.
 ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
 Every response carries a ``request-id`` header (``req_…``); error bodies carry
 it as ``request_id`` too. A body over 32 MiB gets ``413 request_too_large``
 (the body is counted, not kept). Invalid bodies get ``400
 invalid_request_error``; unknown paths a JSON ``404 not_found_error``.
+
+Scenarios
+---------
+Every scenario answers streamed and non-streamed with the same content.
+
+Fine-grained tool streaming cut by max_tokens
+    When the tool calls do not fit in ``max_tokens`` and the call that
+    overflows is to a tool with ``"eager_input_streaming": true``, that
+    ``tool_use`` block is cut instead of the answer turning into text: its
+    ``input_json_delta`` fragments stop inside a string value (never inside an
+    escape), after about ``4 * tokens left`` characters of JSON, e.g.
+    ``{"path": "Yet over th``; then content_block_stop, ``stop_reason
+    max_tokens`` (``output_tokens = max_tokens``), message_stop. Recipe: one
+    eager tool, ``tool_choice {"type": "tool", ...}`` (no text before the call)
+    and a small ``max_tokens`` (3: inside the first value). The docs say
+    nothing of the non-streamed case: there ``input`` holds the complete
+    top-level key/value pairs received (``{}`` when the first value is cut).
+    A buffered tool (no ``eager_input_streaming``) still gets a cut text.
+``stop_sequences``
+    The planned text does not depend on ``stop_sequences``: the text stops right
+    before the earliest match of any of them (``stop_reason stop_sequence``,
+    ``stop_sequence`` = the string; text blocks only, later blocks dropped).
+    Recipe: fetch the answer once without, pick a substring of its text.
+Compaction
+    A ``context_management.edits`` entry ``{"type": "compact_20260112"}``
+    triggers when the request's ``input_tokens`` (body size / 4) reach
+    ``trigger.value`` (default 150000; any value accepted). The answer then
+    starts with a ``compaction`` block: content_block_start with
+    ``{"type": "compaction", "content": null, "encrypted_content": null}``, one
+    ``compaction_delta`` carrying both complete values (the SDK assigns, not
+    appends), content_block_stop; then the normal answer.
+    ``pause_after_compaction: true``: the block alone, ``stop_reason
+    compaction``. The final message (message_delta) has ``context_management
+    {"applied_edits": []}`` and ``usage.iterations`` ``[compaction, message]``
+    (the compaction entry's tokens are not in the top-level usage).
+Refusals and server-side fallback
+    A last user message containing the documented magic string
+    ``REFUSAL_MAGIC_STRING`` refuses with category ``cyber``; the header
+    ``x-streamsafe-refusal: <category>`` (cyber, bio, frontier_llm,
+    reasoning_extraction, general_harms, or ``null``) picks the category. The
+    model writes a few words (a text block), then: without ``fallbacks``,
+    ``stop_reason refusal`` and ``stop_details {"type": "refusal", "category",
+    "explanation"}`` (both null for ``null``) on message_delta and the Message.
+    With ``fallbacks`` (the first entry's ``model`` and ``max_tokens``, or
+    ``"default"``: ``claude-opus-4-8``): a ``fallback`` block (start and stop, no
+    deltas) ``{"from": {"model": <requested>}, "to": {"model": <fallback>},
+    "trigger": {"type": "refusal", "category": ...}}``, then the fallback
+    model's own answer; ``usage.iterations`` ``[message (requested model),
+    fallback_message (fallback model)]``; the non-streamed ``model`` is the
+    fallback model (message_start keeps the requested one).
+Validation (known models only)
+    For the model ids of the official SDK (``claude-opus-4-6``, dated and
+    provider variants included; see ``_models.py``): thinking ``enabled`` with
+    ``budget_tokens`` below 1024, or not below ``max_tokens``, is a 400; a last
+    ``assistant`` message (prefill) to Claude Fable 5, Mythos 5, Mythos
+    Preview, Opus 4.8, 4.7 and 4.6 or Sonnet 4.6 is a 400 "Prefilling assistant
+    messages is not supported for this model." Other models accept a prefill
+    (the answer is planned as usual). Made-up ids (``claude-emulated``) skip
+    these checks, so tests may use tiny thinking budgets.
+AWS request ids
+    With ``Emulator(aws_request_ids=True)``, or per request with the header
+    ``x-streamsafe-aws: 1``, every response also carries ``x-amzn-requestid``
+    (a UUID, distinct from ``request-id``), as Claude Platform on AWS does.
+    Error bodies keep ``request_id`` (the ``request-id`` value).
 
 Choosing a fault
 ----------------
@@ -138,16 +205,28 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
         "streamsafe.testing needs the 'server' extra: pip install 'streamsafe[server]'"
     ) from _exc
 
+from ._content import REFUSAL_MAGIC_STRING
 from ._emulator import Emulator, serve
 from ._faults import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Fault, RawResponse
-from ._server import DELAY_HEADER, FAULT_HEADER, MAX_REQUEST_BYTES
+from ._server import (
+    AWS_HEADER,
+    AWS_REQUEST_ID_HEADER,
+    DELAY_HEADER,
+    FAULT_HEADER,
+    MAX_REQUEST_BYTES,
+    REFUSAL_HEADER,
+)
 from ._state import RecordedRequest
 
 __all__ = [
+    "AWS_HEADER",
+    "AWS_REQUEST_ID_HEADER",
     "DELAY_HEADER",
     "ERROR_TYPES",
     "FAULT_HEADER",
     "MAX_REQUEST_BYTES",
+    "REFUSAL_HEADER",
+    "REFUSAL_MAGIC_STRING",
     "STATUS_FOR_ERROR_TYPE",
     "Emulator",
     "Fault",

@@ -18,11 +18,15 @@ import hashlib
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_COMPACTION_TRIGGER",
+    "DEFAULT_FALLBACK_MODEL",
     "DEFAULT_THINKING_BUDGET",
+    "REFUSAL_CATEGORIES",
+    "REFUSAL_MAGIC_STRING",
     "MAX_OUTPUT_WORDS",
     "Plan",
     "PlannedBlock",
@@ -39,6 +43,24 @@ MAX_OUTPUT_WORDS = 4096
 MIN_ANSWER_WORDS = 24
 MAX_THINKING_WORDS = 1024
 DEFAULT_THINKING_BUDGET = 1024
+#: Input tokens that trigger a ``compact_20260112`` edit without a ``trigger``.
+DEFAULT_COMPACTION_TRIGGER = 150_000
+COMPACTION_SUMMARY_WORDS = 40
+#: The model a ``"fallbacks": "default"`` request falls back to.
+DEFAULT_FALLBACK_MODEL = "claude-opus-4-8"
+#: The documented string that makes the real API refuse (streaming refusals guide).
+REFUSAL_MAGIC_STRING = (
+    "ANTHROPIC_MAGIC_STRING_TRIGGER_REFUSAL_"
+    "1FAEFB6177B4672DEE07F9D3AFC62588CCD2631EDCF22E8CCC1FB35B501C9C86"
+)
+#: ``stop_details.category`` values (None: a refusal without a named category).
+REFUSAL_CATEGORIES: tuple[str, ...] = (
+    "cyber",
+    "bio",
+    "frontier_llm",
+    "reasoning_extraction",
+    "general_harms",
+)
 
 # Plain words with a sprinkling of non-ASCII ones, so that UTF-8 handling
 # (multi-byte characters, astral-plane emoji) is exercised by every stream.
@@ -83,7 +105,7 @@ _TRICKY: tuple[str, ...] = (
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-BlockType = Literal["thinking", "text", "tool_use"]
+BlockType = Literal["thinking", "text", "tool_use", "compaction", "fallback"]
 
 
 def make_id(prefix: str, *parts: object) -> str:
@@ -109,7 +131,10 @@ class PlannedBlock:
     signature: str = ""
     tool_id: str = ""
     name: str = ""
+    #: tool_use: the input object (for a cut input: its complete top-level pairs).
     input: Any = None
+    #: compaction: (content, encrypted_content); fallback: the whole block.
+    extra: Any = None
 
     def start_object(self) -> dict[str, Any]:
         """The ``content_block`` of the block's content_block_start event."""
@@ -117,10 +142,27 @@ class PlannedBlock:
             return {"type": "text", "text": ""}
         if self.type == "thinking":
             return {"type": "thinking", "thinking": "", "signature": ""}
+        if self.type == "compaction":
+            return {"type": "compaction", "content": None, "encrypted_content": None}
+        if self.type == "fallback":
+            return dict(self.extra)
         return {"type": "tool_use", "id": self.tool_id, "name": self.name, "input": {}}
+
+    def cost(self) -> int:
+        """Output tokens the block stands for (one word, or four characters of JSON)."""
+        if self.type in ("text", "thinking"):
+            return len("".join(self.chunks).split())
+        if self.type == "tool_use":
+            return max(1, len("".join(self.chunks)) // 4)
+        return 0
 
     def final_object(self) -> dict[str, Any]:
         """The complete block, as found in a non-streamed Message."""
+        if self.type == "compaction":
+            content, encrypted = self.extra
+            return {"type": "compaction", "content": content, "encrypted_content": encrypted}
+        if self.type == "fallback":
+            return dict(self.extra)
         if self.type == "text":
             return {"type": "text", "text": "".join(self.chunks)}
         if self.type == "thinking":
@@ -139,18 +181,54 @@ class Plan:
     blocks: tuple[PlannedBlock, ...]
     stop_reason: str
     output_tokens: int
+    stop_sequence: str | None = None
+    #: ``stop_details`` of a refusal (None: the field is left out).
+    stop_details: Mapping[str, Any] | None = None
+    #: ``usage.iterations`` (None: left out).
+    iterations: tuple[Mapping[str, Any], ...] | None = None
+    #: ``context_management`` of the final message (None: left out).
+    context_management: Mapping[str, Any] | None = None
+    #: The model that served the answer when it differs from the requested one.
+    served_model: str | None = None
 
 
 # -- planning ---------------------------------------------------------------
 
 
-def plan_response(request: Mapping[str, Any]) -> Plan:
-    """Plan the answer to a (validated) Messages request."""
-    max_tokens = int(request["max_tokens"])
+def plan_response(
+    request: Mapping[str, Any], *, input_tokens: int = 1, refusal: str | None = None
+) -> Plan:
+    """Plan the answer to a (validated) Messages request.
+
+    ``input_tokens`` decides whether a compaction edit triggers; ``refusal``
+    (a category, or ``"null"``) scripts a refusal, as the magic string does.
+    """
     messages: Sequence[Any] = request.get("messages") or []
     last_text, answered_tools = _last_user_turn(messages)
-    rng = random.Random(int.from_bytes(hashlib.sha256(last_text).digest()[:8], "big"))
+    if refusal is None and REFUSAL_MAGIC_STRING.encode("ascii") in last_text:
+        refusal = REFUSAL_CATEGORIES[0]
+    if refusal is not None:
+        plan = _refusal_plan(request, last_text, answered_tools, refusal, input_tokens)
+    else:
+        plan = _answer(request, _rng(last_text), int(request["max_tokens"]), answered_tools)
+        plan = _stop_at_sequence(plan, request.get("stop_sequences"))
+    compaction = _compaction_edit(request.get("context_management"))
+    if compaction is None or input_tokens < compaction[0]:
+        return plan
+    return _with_compaction(plan, last_text, input_tokens, pause=compaction[1])
 
+
+def _rng(*seed: bytes) -> random.Random:
+    material = b"\x1f".join(seed)
+    return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+
+def _answer(
+    request: Mapping[str, Any], rng: random.Random, max_tokens: int, answered_tools: bool
+) -> Plan:
+    """The model's own answer: thinking, text and tool calls, cut at max_tokens."""
+    messages: Sequence[Any] = request.get("messages") or []
+    last_text, _ = _last_user_turn(messages)
     blocks: list[PlannedBlock] = []
     used = 0
 
@@ -172,12 +250,20 @@ def plan_response(request: Mapping[str, Any]) -> Plan:
         intro = 0 if forced else rng.randint(8, 20)
         intro_tokens = _words(rng, intro)
         calls = _tool_calls(rng, tools, choice, last_text)
-        cost = intro + sum(max(1, len("".join(call.chunks)) // 4) for call in calls)
+        cost = intro + sum(call.cost() for call in calls)
         if used + cost <= max_tokens:
             if intro:
                 blocks.append(_text_block(rng, intro_tokens))
             blocks.extend(calls)
             return Plan(tuple(blocks), "tool_use", used + cost)
+        eager = {str(t["name"]) for t in tools if t.get("eager_input_streaming") is True}
+        room = max_tokens - used - intro
+        cut = _eager_cut(calls, eager, room)
+        if cut is not None:
+            if intro:
+                blocks.append(_text_block(rng, intro_tokens))
+            blocks.extend(cut)
+            return Plan(tuple(blocks), "max_tokens", max_tokens)
         natural = max_tokens + 1  # the tool calls do not fit: a cut text answer
 
     stop_reason = "end_turn"
@@ -189,6 +275,267 @@ def plan_response(request: Mapping[str, Any]) -> Plan:
         blocks.append(_text_block(rng, _words(rng, words)))
         used += words
     return Plan(tuple(blocks), stop_reason, max(used, 1))
+
+
+# -- fine-grained tool streaming cut by max_tokens ------------------------------
+
+
+def _eager_cut(
+    calls: Sequence[PlannedBlock], eager: set[str], room: int
+) -> list[PlannedBlock] | None:
+    """The calls that fit in ``room`` tokens, then the first one cut inside a string.
+
+    Only a call to a tool with ``eager_input_streaming`` is cut (its input is
+    streamed unvalidated); None when the call that overflows is buffered.
+    """
+    if room < 1:
+        return None
+    kept: list[PlannedBlock] = []
+    for call in calls:
+        if call.cost() <= room:
+            kept.append(call)
+            room -= call.cost()
+            continue
+        if call.name not in eager:
+            return None
+        kept.append(_cut_call(call, room * 4))
+        return kept
+    return None  # pragma: no cover - the calls did not fit, so one overflows
+
+
+def _cut_call(call: PlannedBlock, room: int) -> PlannedBlock:
+    text = "".join(call.chunks)
+    positions = _string_cut_positions(text)
+    before = [p for p in positions if p <= room]
+    cut = (
+        before[-1] if before else (positions[0] if positions else max(1, min(room, len(text) - 1)))
+    )
+    chunks: list[str] = []
+    taken = 0
+    for chunk in call.chunks:
+        if taken >= cut and chunks:
+            break
+        piece = chunk[: cut - taken]
+        chunks.append(piece)
+        taken += len(piece)
+    return PlannedBlock(
+        "tool_use",
+        tuple(chunks),
+        tool_id=call.tool_id,
+        name=call.name,
+        input=_complete_pairs(call.input, cut),
+    )
+
+
+def _string_cut_positions(text: str) -> list[int]:
+    """Offsets inside JSON string *values* (not keys), never inside an escape sequence."""
+    positions: list[int] = []
+    stack: list[str] = []
+    expect_key = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            is_key = bool(stack) and stack[-1] == "{" and expect_key
+            index += 1
+            while text[index] != '"':
+                escape = text[index] == "\\"
+                step = (6 if text[index + 1] == "u" else 2) if escape else 1
+                high = escape and step == 6 and text[index + 2 : index + 4].lower() in _HIGH
+                index += step
+                if not is_key and not high:  # never between the halves of a surrogate pair
+                    positions.append(index)
+            expect_key = False
+        elif char == "{":
+            stack.append("{")
+            expect_key = True
+        elif char == "[":
+            stack.append("[")
+        elif char in "}]":
+            stack.pop()
+        elif char == ",":
+            expect_key = bool(stack) and stack[-1] == "{"
+        index += 1
+    return [p for p in positions if p < len(text)]
+
+
+_HIGH = frozenset({"d8", "d9", "da", "db"})
+
+
+def _complete_pairs(value: Any, cut: int) -> Any:
+    """The top-level pairs of ``value`` whose JSON (``json.dumps``) ends before ``cut``."""
+    if not isinstance(value, dict):
+        return {}
+    complete: dict[str, Any] = {}
+    offset = 1  # "{"
+    for key, item in value.items():
+        offset += len(json.dumps(key)) + 2 + len(json.dumps(item))
+        if offset > cut:
+            break
+        complete[key] = item
+        offset += 2  # ", "
+    return complete
+
+
+# -- stop sequences -------------------------------------------------------------
+
+
+def _stop_at_sequence(plan: Plan, stop_sequences: Any) -> Plan:
+    """Cut the answer right before the first stop sequence found in its text."""
+    if not isinstance(stop_sequences, list):
+        return plan
+    wanted = [s for s in stop_sequences if isinstance(s, str) and s]
+    if not wanted:
+        return plan
+    kept: list[PlannedBlock] = []
+    for block in plan.blocks:
+        if block.type == "text":
+            text = "".join(block.chunks)
+            hits = [(text.find(s), -len(s), s) for s in wanted if s in text]
+            if hits:
+                start, _, matched = min(hits)
+                if start > 0:
+                    kept.append(replace(block, chunks=_cut_chunks(block.chunks, start)))
+                tokens = sum(b.cost() for b in kept)
+                return replace(
+                    plan,
+                    blocks=tuple(kept),
+                    stop_reason="stop_sequence",
+                    output_tokens=max(tokens, 1),
+                    stop_sequence=matched,
+                )
+        kept.append(block)
+    return plan
+
+
+def _cut_chunks(chunks: Sequence[str], length: int) -> tuple[str, ...]:
+    kept: list[str] = []
+    taken = 0
+    for chunk in chunks:
+        if taken >= length:
+            break
+        kept.append(chunk[: length - taken])
+        taken += len(kept[-1])
+    return tuple(kept)
+
+
+# -- refusals and server-side fallback --------------------------------------------
+
+
+def _refusal_plan(
+    request: Mapping[str, Any],
+    last_text: bytes,
+    answered_tools: bool,
+    category: str,
+    input_tokens: int,
+) -> Plan:
+    """A refusal after a few words; with ``fallbacks``, the fallback model's answer follows."""
+    model = str(request["model"])
+    max_tokens = int(request["max_tokens"])
+    rng = _rng(last_text, b"refusal")
+    spoken = min(max_tokens, rng.randint(4, 12))
+    partial = _text_block(rng, _words(rng, spoken))
+    named = None if category == "null" else category
+    fallback_model, fallback_max = _fallback_target(request.get("fallbacks"))
+    if fallback_model is None:
+        details = {
+            "type": "refusal",
+            "category": named,
+            "explanation": None if named is None else _explanation(named),
+        }
+        return Plan((partial,), "refusal", spoken, stop_details=details)
+    answer = _answer(
+        request,
+        _rng(last_text, fallback_model.encode()),
+        fallback_max or max_tokens,
+        answered_tools,
+    )
+    answer = _stop_at_sequence(answer, request.get("stop_sequences"))
+    marker = PlannedBlock(
+        "fallback",
+        (),
+        extra={
+            "type": "fallback",
+            "from": {"model": model},
+            "to": {"model": fallback_model},
+            "trigger": {"type": "refusal", "category": named},
+        },
+    )
+    iterations = (
+        _iteration("message", input_tokens, spoken, model=model),
+        _iteration("fallback_message", input_tokens, answer.output_tokens, model=fallback_model),
+    )
+    return replace(
+        answer,
+        blocks=(partial, marker, *answer.blocks),
+        output_tokens=spoken + answer.output_tokens,
+        iterations=iterations,
+        served_model=fallback_model,
+    )
+
+
+def _explanation(category: str) -> str:
+    return f"The emulated model declined this request ({category.replace('_', ' ')})."
+
+
+def _fallback_target(fallbacks: Any) -> tuple[str | None, int | None]:
+    """The model (and max_tokens override) of the first ``fallbacks`` entry."""
+    if fallbacks == "default":
+        return DEFAULT_FALLBACK_MODEL, None
+    if isinstance(fallbacks, list) and fallbacks and isinstance(fallbacks[0], Mapping):
+        entry = fallbacks[0]
+        override = entry.get("max_tokens")
+        if isinstance(entry.get("model"), str):
+            return entry["model"], override if isinstance(override, int) else None
+    return None, None
+
+
+def _iteration(kind: str, input_tokens: int, output_tokens: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        **extra,
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+    }
+
+
+# -- compaction --------------------------------------------------------------------
+
+
+def _compaction_edit(context_management: Any) -> tuple[int, bool] | None:
+    """(trigger threshold in input tokens, pause_after_compaction) of a compaction edit."""
+    if not isinstance(context_management, Mapping):
+        return None
+    edits = context_management.get("edits")
+    for edit in edits if isinstance(edits, list) else ():
+        if not isinstance(edit, Mapping) or edit.get("type") != "compact_20260112":
+            continue
+        trigger = edit.get("trigger")
+        value = trigger.get("value") if isinstance(trigger, Mapping) else None
+        threshold = value if isinstance(value, int) else DEFAULT_COMPACTION_TRIGGER
+        return threshold, edit.get("pause_after_compaction") is True
+    return None
+
+
+def _with_compaction(plan: Plan, last_text: bytes, input_tokens: int, *, pause: bool) -> Plan:
+    rng = _rng(last_text, b"compaction")
+    summary = "".join(_words(rng, COMPACTION_SUMMARY_WORDS))
+    digest = hashlib.sha512(summary.encode("utf-8")).digest()
+    encrypted = base64.b64encode(digest + hashlib.sha512(digest).digest()).decode("ascii")
+    block = PlannedBlock("compaction", (), extra=(summary, encrypted))
+    spent = _iteration("compaction", input_tokens, COMPACTION_SUMMARY_WORDS)
+    applied: dict[str, Any] = {"applied_edits": []}
+    if pause:
+        return Plan((block,), "compaction", 0, iterations=(spent,), context_management=applied)
+    rest = plan.iterations or (_iteration("message", input_tokens, plan.output_tokens),)
+    return replace(
+        plan,
+        blocks=(block, *plan.blocks),
+        iterations=(spent, *rest),
+        context_management=applied,
+    )
 
 
 def _last_user_turn(messages: Sequence[Any]) -> tuple[bytes, bool]:
@@ -466,6 +813,15 @@ def stream_events(plan: Plan, *, message_id: str, model: str, input_tokens: int)
                 },
             )
         )
+        if block.type == "compaction":
+            content, encrypted = block.extra
+            delta = {"type": "compaction_delta", "content": content, "encrypted_content": encrypted}
+            events.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+            )
         for chunk in block.chunks:
             if block.type == "text":
                 delta = {"type": "text_delta", "text": chunk}
@@ -488,32 +844,40 @@ def stream_events(plan: Plan, *, message_id: str, model: str, input_tokens: int)
                 )
             )
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    events.append(
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": plan.stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": plan.output_tokens},
-            },
-        )
-    )
+    final: dict[str, Any] = {"stop_reason": plan.stop_reason, "stop_sequence": plan.stop_sequence}
+    if plan.stop_details is not None:
+        final["stop_details"] = dict(plan.stop_details)
+    usage: dict[str, Any] = {"output_tokens": plan.output_tokens}
+    if plan.iterations is not None:
+        usage["iterations"] = [dict(item) for item in plan.iterations]
+    message_delta: dict[str, Any] = {"type": "message_delta", "delta": final, "usage": usage}
+    if plan.context_management is not None:
+        message_delta["context_management"] = dict(plan.context_management)
+    events.append(("message_delta", message_delta))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 
 
 def message_object(plan: Plan, *, message_id: str, model: str, input_tokens: int) -> dict[str, Any]:
     """The non-streamed Message carrying the same content as the stream."""
-    return {
+    message: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
-        "model": model,
+        "model": plan.served_model or model,
         "content": [block.final_object() for block in plan.blocks],
         "stop_reason": plan.stop_reason,
-        "stop_sequence": None,
-        "usage": _usage(input_tokens, plan.output_tokens),
+        "stop_sequence": plan.stop_sequence,
     }
+    if plan.stop_details is not None:
+        message["stop_details"] = dict(plan.stop_details)
+    if plan.context_management is not None:
+        message["context_management"] = dict(plan.context_management)
+    usage: dict[str, Any] = _usage(input_tokens, plan.output_tokens)
+    if plan.iterations is not None:
+        usage["iterations"] = [dict(item) for item in plan.iterations]
+    message["usage"] = usage
+    return message
 
 
 def dump_json(value: Any) -> bytes:

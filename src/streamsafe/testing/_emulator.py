@@ -115,8 +115,10 @@ class Emulator:
         ping_interval: float | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
+        aws_request_ids: bool = False,
     ) -> None:
         self._state = EmulatorState(_check_delay(event_delay), _check_interval(ping_interval))
+        self._state.aws_request_ids = aws_request_ids
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -145,6 +147,15 @@ class Emulator:
     @ping_interval.setter
     def ping_interval(self, value: float | None) -> None:
         self._state.ping_interval = _check_interval(value)
+
+    @property
+    def aws_request_ids(self) -> bool:
+        """Whether every response carries ``x-amzn-requestid`` (as Claude Platform on AWS)."""
+        return self._state.aws_request_ids
+
+    @aws_request_ids.setter
+    def aws_request_ids(self, value: bool) -> None:
+        self._state.aws_request_ids = bool(value)
 
     @property
     def host(self) -> str:

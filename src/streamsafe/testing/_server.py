@@ -31,11 +31,13 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import hashlib
 import json
 import math
 import socket
 import struct
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -49,6 +51,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ._content import (
+    REFUSAL_CATEGORIES,
     Event,
     dump_json,
     encode_sse,
@@ -64,6 +67,7 @@ from ._faults import (
     error_type_for_status,
     status_for_error_type,
 )
+from ._models import NO_PREFILL_MODELS, is_known_model, matches_model
 from ._state import EmulatorState, RecordedRequest
 
 try:  # POSIX only
@@ -72,7 +76,15 @@ try:  # POSIX only
 except ImportError:  # pragma: no cover - Windows
     fcntl = termios = None  # type: ignore[assignment]
 
-__all__ = ["FAULT_HEADER", "DELAY_HEADER", "MAX_REQUEST_BYTES", "build_app"]
+__all__ = [
+    "AWS_HEADER",
+    "AWS_REQUEST_ID_HEADER",
+    "DELAY_HEADER",
+    "FAULT_HEADER",
+    "MAX_REQUEST_BYTES",
+    "REFUSAL_HEADER",
+    "build_app",
+]
 
 #: Largest accepted request body (the API's limit for Messages and token counting).
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -82,6 +94,14 @@ _DRAIN_LIMIT = 512 * 1024 * 1024
 
 FAULT_HEADER = "x-streamsafe-fault"
 DELAY_HEADER = "x-streamsafe-delay-ms"
+#: ``x-streamsafe-aws: 1`` asks for an ``x-amzn-requestid`` header on the response.
+AWS_HEADER = "x-streamsafe-aws"
+AWS_REQUEST_ID_HEADER = "x-amzn-requestid"
+#: ``x-streamsafe-refusal: <category>|null`` scripts a refusal.
+REFUSAL_HEADER = "x-streamsafe-refusal"
+#: Smallest thinking budget the API accepts.
+MIN_THINKING_BUDGET = 1024
+PREFILL_UNSUPPORTED = "Prefilling assistant messages is not supported for this model."
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
@@ -212,7 +232,41 @@ def _validate_messages(payload: Any) -> Mapping[str, Any]:
         raise _BadRequest("messages: Field required" if messages is None else "messages: list")
     if "stream" in payload and not isinstance(payload["stream"], bool):
         raise _BadRequest("stream: bool")
+    model = payload["model"]
+    last = messages[-1] if messages else None
+    prefill = isinstance(last, Mapping) and last.get("role") == "assistant"
+    if prefill and matches_model(model, NO_PREFILL_MODELS):
+        raise _BadRequest(PREFILL_UNSUPPORTED)
+    thinking = payload.get("thinking")
+    if (
+        is_known_model(model)
+        and isinstance(thinking, Mapping)
+        and thinking.get("type") == "enabled"
+    ):
+        budget = thinking.get("budget_tokens")
+        if isinstance(budget, int) and not isinstance(budget, bool):
+            if budget < MIN_THINKING_BUDGET:
+                raise _BadRequest(
+                    f"thinking.enabled.budget_tokens: Input should be greater than or equal "
+                    f"to {MIN_THINKING_BUDGET}"
+                )
+            if budget >= max_tokens:
+                raise _BadRequest(
+                    f"`max_tokens` must be greater than `thinking.budget_tokens` "
+                    f"(got max_tokens={max_tokens}, budget_tokens={budget})."
+                )
     return payload
+
+
+def _aws_request_id(request_id: str) -> str:
+    """A UUID-shaped id derived from the request id (as Claude Platform on AWS sends)."""
+    digest = hashlib.sha256(request_id.encode("ascii")).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def _wants_aws(state: EmulatorState, headers: Mapping[str, str]) -> bool:
+    flag = headers.get(AWS_HEADER, "").strip().lower()
+    return state.aws_request_ids or flag in ("1", "true", "yes")
 
 
 def _validate_count_tokens(payload: Any) -> Mapping[str, Any]:
@@ -263,11 +317,14 @@ class _Handler:
             if status == 404
             else f"Method {request.method} not allowed for {request.url.path}"
         )
+        headers = {**extra, "request-id": request_id}
+        if _wants_aws(self._state, _header_dict(request.scope)):
+            headers[AWS_REQUEST_ID_HEADER] = _aws_request_id(request_id)
         return Response(
             dump_json(_error_object(error_type, message, request_id)),
             status_code=status,
             media_type=JSON_CONTENT_TYPE,
-            headers={**extra, "request-id": request_id},
+            headers=headers,
         )
 
     # -- the request / response cycle ----------------------------------------------
@@ -288,6 +345,9 @@ class _Handler:
         except _ClientGone:
             return
         exchange = _Exchange(scope, receive, send, request_id, self._connections)
+        exchange.request_headers = headers
+        if _wants_aws(self._state, headers):
+            exchange.aws_request_id = _aws_request_id(request_id)
         payload = _parse_json(body)
 
         async def respond() -> None:
@@ -374,10 +434,17 @@ class _Handler:
         except _BadRequest as exc:
             await exchange.error_response(400, "invalid_request_error", str(exc))
             return
-        plan = plan_response(request)
+        refusal = exchange.request_headers.get(REFUSAL_HEADER)
+        if refusal is not None and refusal not in (*REFUSAL_CATEGORIES, "null"):
+            choices = ", ".join((*REFUSAL_CATEGORIES, "null"))
+            await exchange.error_response(
+                400, "invalid_request_error", f"{REFUSAL_HEADER}: expected one of {choices}"
+            )
+            return
         message_id = make_id("msg", number)
         model = str(request["model"])
         input_tokens = max(1, size // 4)
+        plan = plan_response(request, input_tokens=input_tokens, refusal=refusal)
         if fault is not None and fault.kind == "content_type":
             body = dump_json(
                 message_object(plan, message_id=message_id, model=model, input_tokens=input_tokens)
@@ -453,6 +520,8 @@ class _Exchange:
         self._send = send
         self._connections = connections
         self.request_id = request_id
+        self.request_headers: Mapping[str, str] = {}
+        self.aws_request_id: str | None = None
         self.fault: Fault | None = None
         self.event_delay = 0.0
         self.ping_interval: float | None = None
@@ -483,6 +552,8 @@ class _Exchange:
 
     def _base_headers(self) -> list[tuple[str, str]]:
         headers = [("request-id", self.request_id)]
+        if self.aws_request_id is not None:
+            headers.append((AWS_REQUEST_ID_HEADER, self.aws_request_id))
         if self.fault is not None:
             headers.append((FAULT_HEADER, self.fault.spec))
         return headers
@@ -763,6 +834,8 @@ class _Exchange:
             headers.append(("content-type", raw.content_type))
         if "request-id" not in names:
             headers.append(("request-id", self.request_id))
+        if self.aws_request_id is not None and AWS_REQUEST_ID_HEADER not in names:
+            headers.append((AWS_REQUEST_ID_HEADER, self.aws_request_id))
         headers.extend(raw.headers)
         await self.start(raw.status, headers, base=False)
         size = raw.chunk_size or max(len(raw.body), 1)

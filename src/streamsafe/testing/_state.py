@@ -42,6 +42,8 @@ class EmulatorState:
         self._counter = 0
         self.event_delay = event_delay
         self.ping_interval = ping_interval
+        #: Send an ``x-amzn-requestid`` header on every response.
+        self.aws_request_ids = False
 
     def next_number(self) -> int:
         with self._lock:
