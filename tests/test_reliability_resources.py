@@ -88,7 +88,7 @@ HEADER_KINDS: dict[str, type[APIError]] = {
     "truncate@start": APIConnectionError,
     "status:529": OverloadedError,
     "html:502": InternalServerError,
-    "empty:503": InternalServerError,
+    "empty:503": streamsafe.ServiceUnavailableError,  # an InternalServerError
     "content_type:text/html": UnexpectedContentTypeError,
     "empty_200": IncompleteStreamError,
 }
