@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import streamsafe
-from streamsafe.cli import DEFAULT_MODEL, EXIT_CODES, exit_code_for, main
+from streamsafe.cli import DEFAULT_MODEL, EXIT_CODES, EXIT_MISSING_EXTRA, exit_code_for, main
 from streamsafe.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,10 +88,30 @@ def test_demo_without_rich(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "rich", None)  # makes `import rich` fail
-    assert main(["demo"]) == 1
+    assert main(["demo"]) == EXIT_MISSING_EXTRA == 9
     err = capsys.readouterr().err
+    assert err.startswith("streamsafe: streamsafe demo needs the 'cli' extra")
     assert "pip install 'streamsafe[cli]'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_demo_and_serve_without_the_server_extra(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only what the command imports lazily is blocked (rich stays importable).
+    for name in ("uvicorn", "streamsafe.testing", "streamsafe._demo"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert main([command, "--port", "0"] if command == "serve" else [command]) == 9
+    err = capsys.readouterr().err
+    assert f"streamsafe {command} needs the 'server' extra" in err
+    assert "pip install 'streamsafe[server]'" in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_the_missing_extra_exit_code_is_distinct() -> None:
+    assert EXIT_MISSING_EXTRA not in {code for _, code in EXIT_CODES}
+    assert EXIT_MISSING_EXTRA not in (0, 1, 2, 130)
 
 
 # ---------------------------------------------------------------------------
