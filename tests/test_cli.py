@@ -227,6 +227,20 @@ def test_chat_in_stream_overloaded_error(emu: Emulator, capsys: pytest.CaptureFi
     assert "characters received before the error" in line
 
 
+def test_chat_error_line_names_no_python_attribute(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.push_fault("truncate@6")  # after some text: IncompleteStreamError, not retried
+    assert main(["chat", "hi", "--base-url", emu.url]) == 8
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "streamsafe: IncompleteStreamError: the stream ended without message_stop ("
+    ), err
+    assert "characters received before the error" in err
+    assert ".partial_message" not in err
+    assert "partial_message" not in err
+
+
 @pytest.mark.parametrize(
     ("fault", "error_class", "code"),
     [

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -374,8 +375,18 @@ def _one_line(error: APIError) -> str:
     partial = error.partial_message
     if partial is not None and partial.text:
         details.append(f"{len(partial.text)} characters received before the error")
-    message = " ".join(error.message.split()) or "no message"
+    message = _without_python_pointers(" ".join(error.message.split())) or "no message"
     return f"streamsafe: {type(error).__name__}: {message} ({', '.join(details)})"
+
+
+#: A clause of an error message that points Python code at an attribute
+#: ("; the partial message is on .partial_message"): meaningless on a command line.
+_PYTHON_POINTER = re.compile(r";[^;]*(?<![\w.])\.[a-z_]*[a-z]\b[^;]*")
+
+
+def _without_python_pointers(message: str) -> str:
+    """``message`` without its clauses that name a Python attribute (the line says it in words)."""
+    return _PYTHON_POINTER.sub("", message).strip()
 
 
 # ---------------------------------------------------------------------------
