@@ -80,6 +80,10 @@ def test_demo_runs_offline_and_shows_every_scene() -> None:
     # 4: the drop-in create()
     assert "streamsafe.Message" in out
     assert "demo finished" in out
+    # The closing hint: chat against `streamsafe serve` needs no key.
+    assert 'streamsafe chat "hello" --base-url http://127.0.0.1:8787' in out
+    assert "no API key: it is the emulator" in out
+    assert "(needs ANTHROPIC_API_KEY)" not in out
     # Not a terminal: rich writes plain text, no escape sequences.
     assert "\x1b[" not in out
 
