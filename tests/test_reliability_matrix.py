@@ -11,9 +11,10 @@ and strikes after event ``i``, for every ``i``:
 * the stream ends (``truncate``): :class:`IncompleteStreamError`, same partial;
 * a TCP reset: :class:`APIConnectionError` with the httpx error as
   ``__cause__``, same partial;
-* a silent stall longer than the read timeout: :class:`APITimeoutError` within
-  the timeout + 1 s; a stall that keeps pinging: :class:`StreamIdleTimeoutError`
-  from the content watchdog within its limit + 1 s;
+* a silent stall longer than the read timeout: :class:`APITimeoutError` soon
+  after the timeout; a stall that keeps pinging: :class:`StreamIdleTimeoutError`
+  from the content watchdog soon after its limit ("soon": ``TIMER_SLACK``, slack
+  for a busy machine, far below the 30 s of the stall);
 * the body cut after ``K`` bytes for many ``K`` (inside lines, inside UTF-8
   characters, between CR and LF): always a typed error with the partial
   message of the complete events before the cut.
@@ -408,13 +409,13 @@ async def test_silent_stall_after_every_event_is_a_read_timeout(
     results = await stall_matrix(emulator, clean, "stall@{i};seconds=30")
     for i, ((seen, error, message), elapsed) in sorted(results.items()):
         where = f"stall@{i}"
-        assert elapsed < READ_TIMEOUT + 1.0, where
+        assert elapsed < READ_TIMEOUT + TIMER_SLACK, where
         if i == len(clean):
             check_complete(seen, error, message, clean, where)
             continue
         assert type(error) is APITimeoutError, where
         assert isinstance(error.__cause__, httpx.ReadTimeout), where
-        assert elapsed < READ_TIMEOUT + 1.0, where
+        assert elapsed < READ_TIMEOUT + TIMER_SLACK, where
         check_partial(error, clean, i, where)
         check_seen(seen, clean, i, where)
 
