@@ -12,6 +12,8 @@
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
 that needs them, so ``chat`` and ``--help`` work with the core install alone.
+Without its extra, a command prints the ``pip install`` line that adds it and
+exits with :data:`EXIT_MISSING_EXTRA` (9).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -44,6 +47,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PORT",
     "EXIT_CODES",
+    "EXIT_MISSING_EXTRA",
     "exit_code_for",
     "main",
 ]
@@ -63,6 +67,8 @@ EXIT_REQUEST = 5
 EXIT_RATE_LIMIT = 6
 EXIT_SERVER = 7
 EXIT_CONNECTION = 8
+#: ``demo`` or ``serve`` without the extra it needs (the message names the pip command).
+EXIT_MISSING_EXTRA = 9
 EXIT_INTERRUPTED = 130
 
 #: Error class → exit code of ``streamsafe chat``; the first matching entry wins.
@@ -137,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
             "     the partial text kept on .partial_message;\n"
             "  3. a stream failing before any content, retried transparently;\n"
             "  4. the drop-in messages.create() returning a long message.\n"
-            "No network and no API key needed. Needs the extras: pip install 'streamsafe[cli]'."
+            "No network and no API key needed. Needs the extras: pip install 'streamsafe[cli]'\n"
+            f"(without them: a message saying so, exit code {EXIT_MISSING_EXTRA})."
         ),
         formatter_class=_formatter,
     )
@@ -186,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=test ...\n"
             "Faults are chosen per request with the x-streamsafe-fault header,\n"
             "e.g. 'x-streamsafe-fault: error:overloaded_error@5' (see streamsafe.testing).\n"
-            "Needs the extra: pip install 'streamsafe[server]'."
+            "Needs the extra: pip install 'streamsafe[server]'\n"
+            f"(without it: a message saying so, exit code {EXIT_MISSING_EXTRA})."
         ),
         formatter_class=_formatter,
     )
@@ -266,7 +274,7 @@ def _missing_extra(what: str, extra: str, exc: ImportError) -> int:
         f"install it with: pip install 'streamsafe[{extra}]'",
         file=sys.stderr,
     )
-    return EXIT_OTHER
+    return EXIT_MISSING_EXTRA
 
 
 # ---------------------------------------------------------------------------
@@ -367,8 +375,18 @@ def _one_line(error: APIError) -> str:
     partial = error.partial_message
     if partial is not None and partial.text:
         details.append(f"{len(partial.text)} characters received before the error")
-    message = " ".join(error.message.split()) or "no message"
+    message = _without_python_pointers(" ".join(error.message.split())) or "no message"
     return f"streamsafe: {type(error).__name__}: {message} ({', '.join(details)})"
+
+
+#: A clause of an error message that points Python code at an attribute
+#: ("; the partial message is on .partial_message"): meaningless on a command line.
+_PYTHON_POINTER = re.compile(r";[^;]*(?<![\w.])\.[a-z_]*[a-z]\b[^;]*")
+
+
+def _without_python_pointers(message: str) -> str:
+    """``message`` without its clauses that name a Python attribute (the line says it in words)."""
+    return _PYTHON_POINTER.sub("", message).strip()
 
 
 # ---------------------------------------------------------------------------
