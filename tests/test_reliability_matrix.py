@@ -1,6 +1,6 @@
 """Fault matrix over real loopback TCP: every fault at every event position.
 
-The emulator serves the representative stream of ``test_reliability_support``
+The emulator serves the representative stream of ``reliability_support``
 (32 events: thinking with a signature, text with multi-byte characters, a tool
 call whose input JSON is split inside escapes, ``message_delta`` with usage)
 and strikes after event ``i``, for every ``i``:
@@ -36,20 +36,7 @@ import httpx
 import pytest
 
 import streamsafe
-from streamsafe import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    IncompleteStreamError,
-    Message,
-    StreamEvent,
-    StreamIdleTimeoutError,
-    status_error_class,
-)
-from streamsafe._stream import AFTER_STOP_GRACE
-from streamsafe.testing import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Emulator
-from test_reliability_support import (
+from reliability_support import (
     REQUEST,
     JSONDict,
     Outcome,
@@ -66,6 +53,19 @@ from test_reliability_support import (
     sync_client,
     with_message_id,
 )
+from streamsafe import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    IncompleteStreamError,
+    Message,
+    StreamEvent,
+    StreamIdleTimeoutError,
+    status_error_class,
+)
+from streamsafe._stream import AFTER_STOP_GRACE
+from streamsafe.testing import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Emulator
 
 pytestmark = pytest.mark.anyio
 
