@@ -323,6 +323,8 @@ def check_transport_fault(
         assert isinstance(error, SSEError)
         assert "text/html" in error.message
         assert not error.retryable
+        # Also an httpx.TransportError: its .request is the request that was sent.
+        assert error.request.url.path == "/v1/messages"
     elif spec == "empty_200":
         assert type(error) is IncompleteStreamError
         assert "before message_start" in error.message
