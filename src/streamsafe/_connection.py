@@ -279,6 +279,7 @@ class AsyncBulkConnection(
                 if batch := writes.add(piece):
                     await stream.write(batch, timeout=write_timeout)
             await stream.write(writes.finish(), timeout=write_timeout)
+            writes.written()
         except httpcore.WriteError:
             # The server may have answered early (a 413, say) and closed its
             # side: read what it said rather than report a broken pipe.
@@ -401,6 +402,7 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
                 if batch := writes.add(piece):
                     stream.write(batch, timeout=write_timeout)
             stream.write(writes.finish(), timeout=write_timeout)
+            writes.written()
         except httpcore.WriteError:
             pass  # as in the async twin: read the early answer instead
 
