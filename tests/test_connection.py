@@ -255,6 +255,124 @@ async def test_cancelled_mid_body_closes_the_connection(server: ScriptedServer) 
 
 
 # --------------------------------------------------------------------------
+# Framing found by a real-server probe (regressions; h11 accepts both)
+# --------------------------------------------------------------------------
+
+PADDED = HEAD_CHUNKED + b"0000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n"
+BARE_LF_END = HEAD_CHUNKED + b"5\r\nhello\r\n0\r\nX-Trailer: 1\n\n"
+
+
+@pytest.mark.parametrize("reply", [PADDED, BARE_LF_END], ids=["20-digit-sizes", "bare-lf-end"])
+async def test_padded_sizes_and_bare_lf_trailers_complete_the_body(
+    server: ScriptedServer, reply: bytes
+) -> None:
+    # The server keeps the connection open: a body that is not seen as
+    # complete would wait for the read timeout instead.
+    server.replies += [Reply([reply]), Reply([sized(b"again")])]
+    async with default_async_client(timeout=httpx.Timeout(5.0, read=2.0)) as client:
+        started = time.monotonic()
+        assert (await client.get(server.url)).text == "hello"
+        assert (await client.get(server.url)).text == "again"
+        assert time.monotonic() - started < 1.5
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("reply", [PADDED, BARE_LF_END], ids=["20-digit-sizes", "bare-lf-end"])
+def test_sync_padded_sizes_and_bare_lf_trailers_complete_the_body(
+    server: ScriptedServer, reply: bytes
+) -> None:
+    server.replies += [Reply([reply]), Reply([sized(b"again")])]
+    with default_sync_client(timeout=httpx.Timeout(5.0, read=2.0)) as client:
+        started = time.monotonic()
+        with client.stream("GET", server.url) as response:
+            assert response.read() == b"hello"
+        assert client.get(server.url).text == "again"
+        assert time.monotonic() - started < 1.5
+    assert server.connections == 1
+
+
+class _FailingWrite(httpcore.AsyncNetworkStream, httpcore.NetworkStream):
+    """A socket whose write of a POST gets only the request head out, then fails."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _split(self, buffer: bytes) -> bytes | None:
+        if not buffer.startswith(b"POST"):
+            return None
+        return buffer[: buffer.index(b"\r\n\r\n") + 4]
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[override]  # noqa: ASYNC109
+        data: bytes = await self._stream.read(max_bytes, timeout)
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # type: ignore[override]  # noqa: ASYNC109
+        head = self._split(buffer)
+        await self._stream.write(buffer if head is None else head, timeout)
+        if head is not None:
+            raise httpcore.WriteError("connection reset (simulated)")
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _SyncFailingWrite(_FailingWrite):
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[override]
+        data: bytes = self._stream.read(max_bytes, timeout)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:  # type: ignore[override]
+        head = self._split(buffer)
+        self._stream.write(buffer if head is None else head, timeout)
+        if head is not None:
+            raise httpcore.WriteError("connection reset (simulated)")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _FailingWriteBackend(httpcore.AnyIOBackend):
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return _FailingWrite(await super().connect_tcp(*args, **kwargs))
+
+
+class _SyncFailingWriteBackend(httpcore.SyncBackend):
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return _SyncFailingWrite(super().connect_tcp(*args, **kwargs))
+
+
+# The server answers a complete, keep-alive 413 as soon as the head is in and
+# leaves the connection open, so nothing but the failed write tells the
+# connection it cannot be reused.
+EARLY_413 = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"
+
+
+async def test_failed_last_write_leaves_the_connection_closed(server: ScriptedServer) -> None:
+    # Regression: the request was marked done before its last batch was
+    # written, so the connection went back to the pool as idle.
+    server.replies += [Reply([EARLY_413], early=True), Reply([sized(b"fresh")])]
+    async with BulkAsyncConnectionPool(network_backend=_FailingWriteBackend()) as pool:
+        response = await pool.request("POST", server.url, content=b"x" * 100)
+        assert (response.status, response.content) == (413, b"too big!")
+        assert pool.connections == []  # closed, not parked as idle
+        assert (await pool.request("GET", server.url)).content == b"fresh"
+    assert server.connections == 2
+
+
+def test_sync_failed_last_write_leaves_the_connection_closed(server: ScriptedServer) -> None:
+    server.replies += [Reply([EARLY_413], early=True), Reply([sized(b"fresh")])]
+    with BulkConnectionPool(network_backend=_SyncFailingWriteBackend()) as pool:
+        response = pool.request("POST", server.url, content=b"x" * 100)
+        assert (response.status, response.content) == (413, b"too big!")
+        assert pool.connections == []
+        assert pool.request("GET", server.url).content == b"fresh"
+    assert server.connections == 2
+
+
+# --------------------------------------------------------------------------
 # Protocol switch, TLS, keep-alive
 # --------------------------------------------------------------------------
 
