@@ -176,6 +176,11 @@ VALID_CHUNKED = [
     pytest.param(b"0000\r\n\r\n", b"", id="empty-payload-padded"),
     pytest.param(chunk(b"hello") + b"0\r\nX-Checksum: abc\r\n\r\n", b"hello", id="trailer-one"),
     pytest.param(
+        chunk(b"hello") + b"0\r\nX-A: 1\r\n  more\r\n\tand more\r\n\r\n",
+        b"hello",
+        id="trailer-folded",
+    ),
+    pytest.param(
         chunk(b"hello") + b"0\r\nX-A: 1\r\nX-B: two words\r\nX-Empty:\r\n\r\n",
         b"hello",
         id="trailers-several",
@@ -386,6 +391,10 @@ BAD_CHUNKED = [
     pytest.param(chunk(b"hello") + b"0\r\nX-A: 1\r\nbad\r\n\r\n", id="second-trailer-no-colon"),
     pytest.param(chunk(b"hello") + b"0\r\nX: a\rb\r\n\r\n", id="trailer-with-bare-cr"),
     pytest.param(chunk(b"hello") + b"0\r\n\rX: a\r\n\r\n", id="trailer-starting-with-cr"),
+    pytest.param(chunk(b"hello") + b"0\r\n X: a\r\n\r\n", id="trailer-folded-first"),
+    pytest.param(chunk(b"hello") + b"0\r\nX y: a\r\n\r\n", id="trailer-name-with-space"),
+    pytest.param(chunk(b"hello") + b"0\r\n: a\r\n\r\n", id="trailer-empty-name"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: a\x00b\r\n\r\n", id="trailer-nul"),
 ]
 
 

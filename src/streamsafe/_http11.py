@@ -49,6 +49,12 @@ _MAX_CHUNK_LINE: Final = 4096
 _MAX_TRAILERS: Final = 64 * 1024
 """Largest trailer section accepted after the last chunk."""
 
+# A trailer line (without its line end), as h11 takes a header line: a field
+# name, a colon and a value of visible characters, spaces and tabs; or, after
+# a first field, an obsolete continuation line starting with a space or tab.
+_TRAILER: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t\x21-\x7e\x80-\xff]*")
+_CONTINUATION: Final = re.compile(rb"[ \t]+[ \t\x21-\x7e\x80-\xff]*")
+
 # A chunk-size line: hex size, optional whitespace and extensions, CRLF.
 # At most 20 hex digits, as h11 allows (leading zeros pad some servers' sizes);
 # the value itself is bounded by _MAX_CHUNK_SIZE.
@@ -128,6 +134,7 @@ class ChunkedBody:
         self._remaining = 0  # bytes of chunk data still to come
         self._pending = b""  # an incomplete size line, chunk end or trailer section
         self._trailer_bytes = 0
+        self._trailer_seen = False  # a field line has been read (continuations may follow)
 
     def feed(self, data: bytes) -> bytes:
         """Payload bytes in ``data`` (``b""`` if it held only framing)."""
@@ -220,7 +227,9 @@ class ChunkedBody:
                     self.done = True
                     return newline + 1
                 trailer = buffer[position:end]
-                if b":" not in trailer or b"\r" in trailer:
+                if _TRAILER.fullmatch(trailer):
+                    self._trailer_seen = True
+                elif not (self._trailer_seen and _CONTINUATION.fullmatch(trailer)):
                     raise httpcore.RemoteProtocolError("malformed chunked trailer")
                 position = newline + 1
 
