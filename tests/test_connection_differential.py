@@ -11,6 +11,7 @@ the same. The few places where the two legitimately differ are listed in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -276,3 +277,102 @@ def test_sync_pools_agree(name: str) -> None:
     stock = _sync_run(httpcore.ConnectionPool, case)
     bulk = _sync_run(BulkConnectionPool, case)
     _check(name, stock, bulk)
+
+
+# --------------------------------------------------------------------------
+# httpcore's ``trace`` extension: the same events through both pools
+# --------------------------------------------------------------------------
+
+TRACED: dict[str, Case] = {
+    "get": Case(once(HEAD_CHUNKED + chunked(b"hello", b"world")), requests=[(b"GET", None)]),
+    "post-reused": Case(
+        [Reply([sized(b"one")]), Reply([sized(b"two")])],
+        requests=[(b"POST", b"payload"), (b"GET", None)],
+    ),
+    "cut-body": Case(cut(HEAD_CHUNKED + HELLO), requests=[(b"GET", None)]),
+    "bad-head": Case(once(b"garbage\r\n\r\n"), requests=[(b"GET", None)]),
+}
+
+Event = tuple[str, object]
+
+
+def _summary(name: str, info: dict[str, Any]) -> Event:
+    """An event as compared: its name and what its info says, stream objects aside."""
+    if "exception" in info:
+        return name, type(info["exception"])
+    if "return_value" in info and name.startswith("http11."):
+        return name, info["return_value"]
+    return name, sorted(info)
+
+
+async def _async_trace(pool_class: Callable[..., Any], case: Case) -> list[Event]:
+    events: list[Event] = []
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        events.append(_summary(name, info))
+
+    server = ScriptedServer()
+    server.replies += copy.deepcopy(case.replies)
+    try:
+        async with pool_class() as pool:
+            for method, content in case.requests:
+                extensions = {**TIMEOUTS, "trace": trace}
+                with contextlib.suppress(httpcore.RemoteProtocolError):
+                    await pool.request(method, server.url, content=content, extensions=extensions)
+    finally:
+        server.close()
+    return events
+
+
+def _sync_trace(pool_class: Callable[..., Any], case: Case) -> list[Event]:
+    events: list[Event] = []
+
+    def trace(name: str, info: dict[str, Any]) -> None:
+        events.append(_summary(name, info))
+
+    server = ScriptedServer()
+    server.replies += copy.deepcopy(case.replies)
+    try:
+        with pool_class() as pool:
+            for method, content in case.requests:
+                extensions = {**TIMEOUTS, "trace": trace}
+                with contextlib.suppress(httpcore.RemoteProtocolError):
+                    pool.request(method, server.url, content=content, extensions=extensions)
+    finally:
+        server.close()
+    return events
+
+
+@pytest.mark.parametrize("name", list(TRACED))
+async def test_async_trace_events_agree(name: str) -> None:
+    stock = await _async_trace(httpcore.AsyncConnectionPool, TRACED[name])
+    bulk = await _async_trace(BulkAsyncConnectionPool, TRACED[name])
+    assert ("http11.receive_response_headers.started", ["request"]) in stock
+    assert bulk == stock
+
+
+@pytest.mark.parametrize("name", list(TRACED))
+def test_sync_trace_events_agree(name: str) -> None:
+    stock = _sync_trace(httpcore.ConnectionPool, TRACED[name])
+    bulk = _sync_trace(BulkConnectionPool, TRACED[name])
+    assert ("connection.connect_tcp.started", _CONNECT_ARGUMENTS) in stock
+    assert bulk == stock
+
+
+_CONNECT_ARGUMENTS = ["host", "local_address", "port", "socket_options", "timeout"]
+
+
+def test_trace_events_name_every_step() -> None:
+    events = _sync_trace(BulkConnectionPool, TRACED["get"])
+    assert [name for name, _ in events] == [
+        f"{step}.{when}"
+        for step in (
+            "connection.connect_tcp",
+            "http11.send_request_headers",
+            "http11.send_request_body",
+            "http11.receive_response_headers",
+            "http11.receive_response_body",
+            "http11.response_closed",
+        )
+        for when in ("started", "complete")
+    ]
