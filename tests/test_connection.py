@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import httpx
 import pytest
 import trustme
 
+from loopback_server import CLOSE, HEAD_CHUNKED, Reply, ScriptedServer, chunked, sized
 from streamsafe._connection import (
     AsyncBulkConnection,
     BulkAsyncConnectionPool,
@@ -40,120 +39,6 @@ from streamsafe._transport import (
 
 pytestmark = pytest.mark.anyio
 
-CLOSE = b"<close>"  # in a reply: the server closes the connection here
-
-
-@dataclass
-class Reply:
-    """Bytes written in order (each its own ``sendall``); ``CLOSE`` hangs up."""
-
-    writes: list[bytes]
-    pause: float = 0.0  # seconds between writes
-
-
-@dataclass
-class ScriptedServer:
-    """Loopback HTTP/1.1 server answering each request with the next scripted reply."""
-
-    replies: list[Reply] = field(default_factory=list)
-    requests: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    tls: ssl.SSLContext | None = None
-    unix_path: str | None = None  # listen on a Unix socket instead of TCP
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        if self.unix_path is not None:
-            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._listener.bind(self.unix_path)
-            self._listener.listen()
-            self.port = 80
-        else:
-            self._listener = socket.create_server(("127.0.0.1", 0))
-            self.port = self._listener.getsockname()[1]
-        self._listener.settimeout(0.05)
-        scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://localhost:{self.port}"
-        self._conns: list[socket.socket] = []
-        self._threads = [threading.Thread(target=self._accept, daemon=True)]
-        self._threads[0].start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(10)
-            if self.tls is not None:
-                try:
-                    conn = self.tls.wrap_socket(conn, server_side=True)
-                except OSError:
-                    conn.close()
-                    continue
-            with self._lock:
-                self.connections += 1
-                self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _read_request(self, conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes] | None:
-        while b"\r\n\r\n" not in buffer:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return None
-            buffer += chunk
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        lower = head.lower()
-        if b"transfer-encoding: chunked" in lower:
-            while b"\r\n0\r\n\r\n" not in b"\r\n" + rest:
-                rest += conn.recv(65536)
-            body, _, rest = (b"\r\n" + rest).partition(b"\r\n0\r\n\r\n")
-            return head + b"\r\n\r\n" + body[2:] + b"\r\n0\r\n\r\n", rest
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            rest += conn.recv(65536)
-        return head + b"\r\n\r\n" + rest[:length], rest[length:]
-
-    def _serve(self, conn: socket.socket) -> None:
-        buffer = b""
-        with conn, contextlib.suppress(OSError):
-            while True:
-                got = self._read_request(conn, buffer)
-                if got is None:
-                    return
-                request, buffer = got
-                with self._lock:
-                    self.requests.append(request)
-                    reply = self.replies.pop(0) if self.replies else None
-                if reply is None:
-                    return
-                for index, data in enumerate(reply.writes):
-                    if data == CLOSE:
-                        return
-                    if index and reply.pause:
-                        time.sleep(reply.pause)
-                    conn.sendall(data)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(timeout=5)
-
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
@@ -162,19 +47,7 @@ def server() -> Iterator[ScriptedServer]:
     scripted.close()
 
 
-def chunked(*pieces: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
-
-
 SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: upgrade\r\n\r\n"
-HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-
-def sized(body: bytes, *extra: bytes) -> bytes:
-    headers = b"".join(h + b"\r\n" for h in extra)
-    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), headers, body)
-
-
 PIECES = [b"event %d;" % i for i in range(500)]
 
 
@@ -378,6 +251,124 @@ async def test_cancelled_mid_body_closes_the_connection(server: ScriptedServer) 
         connections = [c for p in inner_pools(client) for c in p.connections]  # type: ignore[attr-defined]
         assert connections == []  # closed and dropped, not parked as idle
         assert (await client.get(server.url)).text == "next"
+    assert server.connections == 2
+
+
+# --------------------------------------------------------------------------
+# Framing found by a real-server probe (regressions; h11 accepts both)
+# --------------------------------------------------------------------------
+
+PADDED = HEAD_CHUNKED + b"0000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n"
+BARE_LF_END = HEAD_CHUNKED + b"5\r\nhello\r\n0\r\nX-Trailer: 1\n\n"
+
+
+@pytest.mark.parametrize("reply", [PADDED, BARE_LF_END], ids=["20-digit-sizes", "bare-lf-end"])
+async def test_padded_sizes_and_bare_lf_trailers_complete_the_body(
+    server: ScriptedServer, reply: bytes
+) -> None:
+    # The server keeps the connection open: a body that is not seen as
+    # complete would wait for the read timeout instead.
+    server.replies += [Reply([reply]), Reply([sized(b"again")])]
+    async with default_async_client(timeout=httpx.Timeout(5.0, read=2.0)) as client:
+        started = time.monotonic()
+        assert (await client.get(server.url)).text == "hello"
+        assert (await client.get(server.url)).text == "again"
+        assert time.monotonic() - started < 1.5
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("reply", [PADDED, BARE_LF_END], ids=["20-digit-sizes", "bare-lf-end"])
+def test_sync_padded_sizes_and_bare_lf_trailers_complete_the_body(
+    server: ScriptedServer, reply: bytes
+) -> None:
+    server.replies += [Reply([reply]), Reply([sized(b"again")])]
+    with default_sync_client(timeout=httpx.Timeout(5.0, read=2.0)) as client:
+        started = time.monotonic()
+        with client.stream("GET", server.url) as response:
+            assert response.read() == b"hello"
+        assert client.get(server.url).text == "again"
+        assert time.monotonic() - started < 1.5
+    assert server.connections == 1
+
+
+class _FailingWrite(httpcore.AsyncNetworkStream, httpcore.NetworkStream):
+    """A socket whose write of a POST gets only the request head out, then fails."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _split(self, buffer: bytes) -> bytes | None:
+        if not buffer.startswith(b"POST"):
+            return None
+        return buffer[: buffer.index(b"\r\n\r\n") + 4]
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[override]  # noqa: ASYNC109
+        data: bytes = await self._stream.read(max_bytes, timeout)
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # type: ignore[override]  # noqa: ASYNC109
+        head = self._split(buffer)
+        await self._stream.write(buffer if head is None else head, timeout)
+        if head is not None:
+            raise httpcore.WriteError("connection reset (simulated)")
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _SyncFailingWrite(_FailingWrite):
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[override]
+        data: bytes = self._stream.read(max_bytes, timeout)
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:  # type: ignore[override]
+        head = self._split(buffer)
+        self._stream.write(buffer if head is None else head, timeout)
+        if head is not None:
+            raise httpcore.WriteError("connection reset (simulated)")
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _FailingWriteBackend(httpcore.AnyIOBackend):
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return _FailingWrite(await super().connect_tcp(*args, **kwargs))
+
+
+class _SyncFailingWriteBackend(httpcore.SyncBackend):
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return _SyncFailingWrite(super().connect_tcp(*args, **kwargs))
+
+
+# The server answers a complete, keep-alive 413 as soon as the head is in and
+# leaves the connection open, so nothing but the failed write tells the
+# connection it cannot be reused.
+EARLY_413 = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"
+
+
+async def test_failed_last_write_leaves_the_connection_closed(server: ScriptedServer) -> None:
+    # Regression: the request was marked done before its last batch was
+    # written, so the connection went back to the pool as idle.
+    server.replies += [Reply([EARLY_413], early=True), Reply([sized(b"fresh")])]
+    async with BulkAsyncConnectionPool(network_backend=_FailingWriteBackend()) as pool:
+        response = await pool.request("POST", server.url, content=b"x" * 100)
+        assert (response.status, response.content) == (413, b"too big!")
+        assert pool.connections == []  # closed, not parked as idle
+        assert (await pool.request("GET", server.url)).content == b"fresh"
+    assert server.connections == 2
+
+
+def test_sync_failed_last_write_leaves_the_connection_closed(server: ScriptedServer) -> None:
+    server.replies += [Reply([EARLY_413], early=True), Reply([sized(b"fresh")])]
+    with BulkConnectionPool(network_backend=_SyncFailingWriteBackend()) as pool:
+        response = pool.request("POST", server.url, content=b"x" * 100)
+        assert (response.status, response.content) == (413, b"too big!")
+        assert pool.connections == []
+        assert pool.request("GET", server.url).content == b"fresh"
     assert server.connections == 2
 
 

@@ -115,6 +115,7 @@ def exchange(
     ex.start()
     if finish:
         ex.finish()
+        ex.request_written()
     return ex
 
 
@@ -154,6 +155,15 @@ VALID_CHUNKED = [
     pytest.param(
         b"000000000000000a\r\n" + DIGITS + b"\r\n" + LAST, DIGITS, id="sixteen-hex-digits"
     ),
+    # Regression: h11 takes up to 20 hex digits; 17-20 used to be refused.
+    pytest.param(
+        b"0000000000000000a\r\n" + DIGITS + b"\r\n" + LAST, DIGITS, id="seventeen-hex-digits"
+    ),
+    pytest.param(
+        b"0000000000000000000a\r\n" + DIGITS + b"\r\n00000000000000000000\r\n\r\n",
+        DIGITS,
+        id="twenty-hex-digits",
+    ),
     pytest.param(chunk(b"hello", ext=b";name=value") + LAST, b"hello", id="ext-name-value"),
     pytest.param(chunk(b"hello", ext=b' ;a;b="x"') + LAST, b"hello", id="ext-space-before"),
     pytest.param(chunk(b"hello", ext=b"\t \t;a") + LAST, b"hello", id="ext-tabs-before"),
@@ -166,10 +176,21 @@ VALID_CHUNKED = [
     pytest.param(b"0000\r\n\r\n", b"", id="empty-payload-padded"),
     pytest.param(chunk(b"hello") + b"0\r\nX-Checksum: abc\r\n\r\n", b"hello", id="trailer-one"),
     pytest.param(
+        chunk(b"hello") + b"0\r\nX-A: 1\r\n  more\r\n\tand more\r\n\r\n",
+        b"hello",
+        id="trailer-folded",
+    ),
+    pytest.param(
         chunk(b"hello") + b"0\r\nX-A: 1\r\nX-B: two words\r\nX-Empty:\r\n\r\n",
         b"hello",
         id="trailers-several",
     ),
+    # Regression: a bare LF may end trailer lines and the trailer section (as
+    # in h11); "0\r\n\n" used to leave the body waiting forever.
+    pytest.param(chunk(b"hello") + b"0\r\n\n", b"hello", id="last-chunk-then-bare-lf"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: y\n\n", b"hello", id="trailer-bare-lf"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: y\n\r\n", b"hello", id="trailer-lf-then-crlf"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: y\r\n\n", b"hello", id="trailer-crlf-then-lf"),
     pytest.param(
         chunk(b"0\r\n\r\n") + chunk(b"5\r\nhello\r\n") + LAST,
         b"0\r\n\r\n5\r\nhello\r\n",
@@ -343,8 +364,9 @@ BAD_CHUNKED = [
     pytest.param(b"1_a\r\n" + LETTERS26 + b"\r\n" + LAST, id="underscore"),
     pytest.param(b" 1a\r\n" + LETTERS26 + b"\r\n" + LAST, id="leading-space"),
     pytest.param(b"\t5\r\nhello\r\n" + LAST, id="leading-tab"),
-    pytest.param(b"00000000000000001\r\nx\r\n" + LAST, id="17-hex-digits"),
+    pytest.param(b"000000000000000000001\r\nx\r\n" + LAST, id="21-hex-digits"),
     pytest.param(b"10000000000000000\r\nx\r\n" + LAST, id="size-over-64-bits"),
+    pytest.param(b"00010000000000000000\r\nx\r\n" + LAST, id="padded-size-over-64-bits"),
     pytest.param(b"\r\nhello\r\n" + LAST, id="empty-size-line"),
     pytest.param(b";ext\r\nhello\r\n" + LAST, id="extension-without-size"),
     pytest.param(b"5\nhello\r\n" + LAST, id="size-line-bare-lf"),
@@ -367,6 +389,12 @@ BAD_CHUNKED = [
     pytest.param(LAST[:3] + b"X: " + b"v" * (64 * 1024), id="one-trailer-line-over-64KiB"),
     pytest.param(chunk(b"hello") + b"0\r\nno colon here\r\n\r\n", id="trailer-without-colon"),
     pytest.param(chunk(b"hello") + b"0\r\nX-A: 1\r\nbad\r\n\r\n", id="second-trailer-no-colon"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: a\rb\r\n\r\n", id="trailer-with-bare-cr"),
+    pytest.param(chunk(b"hello") + b"0\r\n\rX: a\r\n\r\n", id="trailer-starting-with-cr"),
+    pytest.param(chunk(b"hello") + b"0\r\n X: a\r\n\r\n", id="trailer-folded-first"),
+    pytest.param(chunk(b"hello") + b"0\r\nX y: a\r\n\r\n", id="trailer-name-with-space"),
+    pytest.param(chunk(b"hello") + b"0\r\n: a\r\n\r\n", id="trailer-empty-name"),
+    pytest.param(chunk(b"hello") + b"0\r\nX: a\x00b\r\n\r\n", id="trailer-nul"),
 ]
 
 
@@ -378,6 +406,25 @@ def test_chunked_rejects(wire: bytes, how: str) -> None:
         for part in pieces(wire, how):
             body.feed(part)
     assert not body.done
+
+
+@pytest.mark.parametrize("how", ["whole", "bytewise"])
+def test_chunked_largest_size_waits_for_its_data(how: str) -> None:
+    body = ChunkedBody()
+    assert feed_all(body, pieces(b"0000ffffffffffffffff\r\nabc", how), body_end=10**30) == b"abc"
+    with pytest.raises(httpcore.RemoteProtocolError, match="incomplete chunked read"):
+        body.end()
+
+
+def test_chunked_bare_lf_after_last_chunk_leaves_next_response_over() -> None:
+    # h11 ends the trailer section at the first empty line, LF or CRLF, and so
+    # does ChunkedBody: whatever follows belongs to the connection, not the body.
+    wire = chunk(b"hello") + b"0\r\n\n\r\n"
+    body = ChunkedBody()
+    assert body.feed(wire) == b"hello"
+    assert body.done
+    assert body.leftover == b"\r\n"
+    assert h11_dechunk(wire) == (b"hello", b"\r\n")
 
 
 @pytest.mark.parametrize("how", ["whole", "bytewise", "random-1"])
@@ -1176,7 +1223,33 @@ def test_reusable_turns_true_only_when_body_and_request_are_done() -> None:
     assert ex.body_done
     assert not ex.reusable  # the request is not finished
     assert ex.finish() == b""
+    assert not ex.reusable  # finished, but not yet written
+    ex.request_written()
     assert ex.reusable
+
+
+def test_request_writes_mark_the_request_done_only_once_written() -> None:
+    # Regression: finish() used to mark the request done before the batch it
+    # returned had been written, so a failed last write left the connection
+    # reusable although the server never got the whole request.
+    headers = [(b"Host", b"x"), (b"Content-Length", b"2")]
+    ex = Exchange(b"POST", b"/", headers)
+    writes = RequestWrites(ex)
+    writes.add(b"ok")
+    assert writes.finish().endswith(b"\r\n\r\nok")
+    assert ex.receive_head(CL_OK) is not None
+    assert ex.first_body_bytes() == b"ok"
+    assert ex.body_done
+    assert not ex.reusable  # the write of the last batch has not succeeded (yet)
+    writes.written()
+    assert ex.reusable
+
+
+def test_request_written_before_finish_is_a_local_error() -> None:
+    ex = Exchange(b"POST", b"/", [(b"Host", b"x"), (b"Content-Length", b"2")])
+    ex.start()
+    with pytest.raises(httpcore.LocalProtocolError):
+        ex.request_written()
 
 
 # -- 9. connect_delays ---------------------------------------------------------

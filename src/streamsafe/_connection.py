@@ -14,16 +14,28 @@ proxied, HTTP/2 and SOCKS connections to httpcore's own classes.
 :func:`use_bulk_connections` swaps the pool of an httpx transport for one of
 them.
 
-Differences from httpcore's HTTP/1.1 connection, all deliberate: httpcore's
-``trace`` extension sees no per-connection events; chunk extensions and
-trailers are validated and dropped, as httpcore drops them.
+httpcore's ``trace`` extension sees the same events as from httpcore's own
+connections (``connection.connect_tcp``, ``connection.start_tls``,
+``http11.send_request_headers``, ``http11.receive_response_body``, ...), with
+the same names and arguments, and they are logged the same way to the
+``httpcore.connection`` and ``httpcore.http11`` loggers. One difference in
+timing: the request head and a small body go out in one write, so that write
+happens inside ``send_request_body``.
+
+Other differences from httpcore's HTTP/1.1 connection, all deliberate: chunk
+extensions and trailers are validated and dropped, as httpcore drops them;
+see ``tests/test_connection_differential.py`` for the framing cases where the
+two part and why.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import ssl
 import threading
 import time
+import types
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, Final, Generic, TypeVar
@@ -46,6 +58,89 @@ READ_SIZE: Final = 64 * 1024
 """Bytes asked of the socket per read (httpcore's own value)."""
 
 _NEW, _ACTIVE, _IDLE, _CLOSED = "NEW", "ACTIVE", "IDLE", "CLOSED"
+
+_CONNECTION_LOG: Final = logging.getLogger("httpcore.connection")
+_HTTP11_LOG: Final = logging.getLogger("httpcore.http11")
+
+
+class _Trace:
+    """httpcore's ``trace`` extension events and debug log lines, for one step.
+
+    Same event names (``<logger suffix>.<step>.started|complete|failed``) and
+    info dicts as httpcore's own tracing, which is private to httpcore: the
+    extension gets the step's arguments when it starts, then
+    ``{"return_value": ...}`` or ``{"exception": ...}``. Use as ``with`` in
+    sync code and ``async with`` (an async callback) in async code.
+    """
+
+    __slots__ = ("_callback", "_debug", "_info", "_log", "_name", "return_value")
+
+    def __init__(
+        self,
+        name: str,
+        log: logging.Logger,
+        request: httpcore.Request | None,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self._name = f"{log.name.rsplit('.', 1)[-1]}.{name}"
+        self._log = log
+        self._callback = None if request is None else request.extensions.get("trace")
+        self._debug = log.isEnabledFor(logging.DEBUG)
+        self._info = info or {}
+        self.return_value: Any = None
+
+    def _debug_line(self, event: str, info: dict[str, Any]) -> None:
+        if not info or ("return_value" in info and info["return_value"] is None):
+            self._log.debug(event.split(".", 1)[1])
+        else:
+            details = " ".join(f"{key}={value!r}" for key, value in info.items())
+            self._log.debug("%s %s", event.split(".", 1)[1], details)
+
+    def _outcome(self, exc: BaseException | None) -> tuple[str, dict[str, Any]]:
+        if exc is None:
+            return f"{self._name}.complete", {"return_value": self.return_value}
+        return f"{self._name}.failed", {"exception": exc}
+
+    def _sync(self, event: str, info: dict[str, Any]) -> None:
+        if self._callback is not None and inspect.iscoroutine(
+            result := self._callback(event, info)
+        ):
+            result.close()
+            raise TypeError("a sync client needs a plain function as its trace callback")
+        if self._debug:
+            self._debug_line(event, info)
+
+    async def _async(self, event: str, info: dict[str, Any]) -> None:
+        if self._callback is not None:
+            result = self._callback(event, info)
+            if not inspect.iscoroutine(result):
+                raise TypeError("an async client needs an async function as its trace callback")
+            await result
+        if self._debug:
+            self._debug_line(event, info)
+
+    def __enter__(self) -> _Trace:
+        if self._callback is not None or self._debug:
+            self._sync(f"{self._name}.started", self._info)
+        return self
+
+    def __exit__(
+        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if self._callback is not None or self._debug:
+            self._sync(*self._outcome(exc))
+
+    async def __aenter__(self) -> _Trace:
+        if self._callback is not None or self._debug:
+            await self._async(f"{self._name}.started", self._info)
+        return self
+
+    async def __aexit__(
+        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        if self._callback is not None or self._debug:
+            await self._async(*self._outcome(exc))
+
 
 _Stream = TypeVar("_Stream", httpcore.AsyncNetworkStream, httpcore.NetworkStream)
 _Connection = TypeVar("_Connection")
@@ -123,16 +218,24 @@ class _ConnectionCore(Generic[_Stream]):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         return timeouts
 
-    def _socket_call(self, timeout: float | None) -> tuple[Any, dict[str, Any]]:
-        """The backend's ``connect_tcp`` (or ``connect_unix_socket``) and its arguments."""
+    def _socket_call(self, timeout: float | None) -> tuple[str, dict[str, Any]]:
+        """``connect_tcp`` (or ``connect_unix_socket``) and its arguments, as httpcore's."""
         settings = self._settings
-        backend = settings.network_backend
-        arguments: dict[str, Any] = {"timeout": timeout, "socket_options": settings.socket_options}
+        options = settings.socket_options
         if settings.uds is not None:
-            return backend.connect_unix_socket, {"path": settings.uds, **arguments}
+            return "connect_unix_socket", {
+                "path": settings.uds,
+                "timeout": timeout,
+                "socket_options": options,
+            }
         host = self._origin.host.decode("ascii")
-        address = {"host": host, "port": self._origin.port, "local_address": settings.local_address}
-        return backend.connect_tcp, {**address, **arguments}
+        return "connect_tcp", {
+            "host": host,
+            "port": self._origin.port,
+            "local_address": settings.local_address,
+            "timeout": timeout,
+            "socket_options": options,
+        }
 
     def _tls_arguments(
         self, request: httpcore.Request, timeout: float | None
@@ -148,6 +251,11 @@ class _ConnectionCore(Generic[_Stream]):
             "server_hostname": sni or self._origin.host.decode("ascii"),
             "timeout": timeout,
         }
+
+    @staticmethod
+    def _head_trace(head: ResponseHead) -> tuple[bytes, int, bytes, list[tuple[bytes, bytes]]]:
+        """What httpcore's ``receive_response_headers`` trace returns."""
+        return b"HTTP/" + head.http_version, head.status, head.reason, head.headers
 
     def _response(
         self, head: ResponseHead, content: Any, network_stream: object
@@ -202,12 +310,19 @@ class _BodyCore(Generic[_Connection, _Stream]):
     """What the two body iterators share: where the body comes from."""
 
     def __init__(
-        self, connection: _Connection, exchange: Exchange, stream: _Stream, timeout: float | None
+        self,
+        connection: _Connection,
+        exchange: Exchange,
+        stream: _Stream,
+        request: httpcore.Request,
+        timeout: float | None,
     ) -> None:
         self._connection = connection
         self._exchange = exchange
         self._stream: _Stream = stream
+        self._request = request
         self._timeout = timeout
+        self._closed = False
 
 
 class _Replay(Generic[_Stream]):
@@ -242,29 +357,45 @@ class AsyncBulkConnection(
             stream = self._stream or await self._connect(request, timeouts.get("connect"))
             self._stream = stream
             await self._send(stream, exchange, request, timeouts.get("write"))
-            head = await self._receive_head(stream, exchange, timeouts.get("read"))
+            async with _Trace(
+                "receive_response_headers", _HTTP11_LOG, request, {"request": request}
+            ) as trace:
+                head = await self._receive_head(stream, exchange, timeouts.get("read"))
+                trace.return_value = self._head_trace(head)
         except BaseException:
-            await self.aclose()
+            with anyio.CancelScope(shield=True):
+                async with _Trace("response_closed", _HTTP11_LOG, request):
+                    await self.aclose()
             raise
-        body = _AsyncBody(self, exchange, stream, timeouts.get("read"))
+        body = _AsyncBody(self, exchange, stream, request, timeouts.get("read"))
         switched = _AsyncReplay(stream, exchange.trailing_data) if head.upgraded else stream
         return self._response(head, body, switched)
 
     async def _connect(
         self, request: httpcore.Request, connect_timeout: float | None
     ) -> httpcore.AsyncNetworkStream:
+        backend = self._settings.network_backend
         delays = connect_delays(self._settings.retries)
         while True:
             try:
-                connect, arguments = self._socket_call(connect_timeout)
-                stream: httpcore.AsyncNetworkStream = await connect(**arguments)
+                name, arguments = self._socket_call(connect_timeout)
+                async with _Trace(name, _CONNECTION_LOG, request, arguments) as trace:
+                    stream: httpcore.AsyncNetworkStream = await getattr(backend, name)(**arguments)
+                    trace.return_value = stream
                 tls = self._tls_arguments(request, connect_timeout)
-                return stream if tls is None else await stream.start_tls(**tls)
+                if tls is None:
+                    return stream
+                arguments = tls
+                async with _Trace("start_tls", _CONNECTION_LOG, request, tls) as trace:
+                    stream = await stream.start_tls(**tls)
+                    trace.return_value = stream
+                return stream
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                await self._settings.network_backend.sleep(delay)
+                async with _Trace("retry", _CONNECTION_LOG, request, arguments):
+                    await backend.sleep(delay)
 
     async def _send(
         self,
@@ -273,12 +404,16 @@ class AsyncBulkConnection(
         request: httpcore.Request,
         write_timeout: float | None,
     ) -> None:
-        writes = RequestWrites(exchange)
+        info = {"request": request}
         try:
-            async for piece in request.stream:  # type: ignore[union-attr]
-                if batch := writes.add(piece):
-                    await stream.write(batch, timeout=write_timeout)
-            await stream.write(writes.finish(), timeout=write_timeout)
+            async with _Trace("send_request_headers", _HTTP11_LOG, request, info):
+                writes = RequestWrites(exchange)  # written with the body: fewer writes
+            async with _Trace("send_request_body", _HTTP11_LOG, request, info):
+                async for piece in request.stream:  # type: ignore[union-attr]
+                    if batch := writes.add(piece):
+                        await stream.write(batch, timeout=write_timeout)
+                await stream.write(writes.finish(), timeout=write_timeout)
+                writes.written()
         except httpcore.WriteError:
             # The server may have answered early (a 413, say) and closed its
             # side: read what it said rather than report a broken pipe.
@@ -296,7 +431,11 @@ class AsyncBulkConnection(
         await _aclose_shielded(self._release(exchange))
 
     async def aclose(self) -> None:
-        await _aclose_shielded(self._detach())
+        stream = self._detach()
+        if stream is not None:
+            with anyio.CancelScope(shield=True):
+                async with _Trace("close", _CONNECTION_LOG, None):
+                    await stream.aclose()
 
     async def __aenter__(self) -> AsyncBulkConnection:
         return self
@@ -315,18 +454,22 @@ class _AsyncBody(_BodyCore[AsyncBulkConnection, httpcore.AsyncNetworkStream]):
     """The body of one response: one ``bytes`` per socket read, however many chunks it held."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        exchange = self._exchange
-        first = exchange.first_body_bytes()
-        if first:
-            yield first
-        read, timeout = self._stream.read, self._timeout
-        while not exchange.body_done:
-            payload = exchange.receive_body(await read(READ_SIZE, timeout=timeout))
-            if payload:
-                yield payload
+        exchange, request = self._exchange, self._request
+        async with _Trace("receive_response_body", _HTTP11_LOG, request, {"request": request}):
+            first = exchange.first_body_bytes()
+            if first:
+                yield first
+            read, timeout = self._stream.read, self._timeout
+            while not exchange.body_done:
+                payload = exchange.receive_body(await read(READ_SIZE, timeout=timeout))
+                if payload:
+                    yield payload
 
     async def aclose(self) -> None:
-        await self._connection._response_closed(self._exchange)
+        if not self._closed:
+            self._closed = True
+            async with _Trace("response_closed", _HTTP11_LOG, self._request):
+                await self._connection._response_closed(self._exchange)
 
 
 class _AsyncReplay(_Replay[httpcore.AsyncNetworkStream], httpcore.AsyncNetworkStream):
@@ -364,29 +507,44 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
             stream = self._stream or self._connect(request, timeouts.get("connect"))
             self._stream = stream
             self._send(stream, exchange, request, timeouts.get("write"))
-            head = self._receive_head(stream, exchange, timeouts.get("read"))
+            with _Trace(
+                "receive_response_headers", _HTTP11_LOG, request, {"request": request}
+            ) as trace:
+                head = self._receive_head(stream, exchange, timeouts.get("read"))
+                trace.return_value = self._head_trace(head)
         except BaseException:
-            self.close()
+            with _Trace("response_closed", _HTTP11_LOG, request):
+                self.close()
             raise
-        body = _SyncBody(self, exchange, stream, timeouts.get("read"))
+        body = _SyncBody(self, exchange, stream, request, timeouts.get("read"))
         switched = _SyncReplay(stream, exchange.trailing_data) if head.upgraded else stream
         return self._response(head, body, switched)
 
     def _connect(
         self, request: httpcore.Request, connect_timeout: float | None
     ) -> httpcore.NetworkStream:
+        backend = self._settings.network_backend
         delays = connect_delays(self._settings.retries)
         while True:
             try:
-                connect, arguments = self._socket_call(connect_timeout)
-                stream: httpcore.NetworkStream = connect(**arguments)
+                name, arguments = self._socket_call(connect_timeout)
+                with _Trace(name, _CONNECTION_LOG, request, arguments) as trace:
+                    stream: httpcore.NetworkStream = getattr(backend, name)(**arguments)
+                    trace.return_value = stream
                 tls = self._tls_arguments(request, connect_timeout)
-                return stream if tls is None else stream.start_tls(**tls)
+                if tls is None:
+                    return stream
+                arguments = tls
+                with _Trace("start_tls", _CONNECTION_LOG, request, tls) as trace:
+                    stream = stream.start_tls(**tls)
+                    trace.return_value = stream
+                return stream
             except (httpcore.ConnectError, httpcore.ConnectTimeout):
                 delay = next(delays, None)
                 if delay is None:
                     raise
-                self._settings.network_backend.sleep(delay)
+                with _Trace("retry", _CONNECTION_LOG, request, arguments):
+                    backend.sleep(delay)
 
     def _send(
         self,
@@ -395,12 +553,16 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
         request: httpcore.Request,
         write_timeout: float | None,
     ) -> None:
-        writes = RequestWrites(exchange)
+        info = {"request": request}
         try:
-            for piece in request.stream:  # type: ignore[union-attr]
-                if batch := writes.add(piece):
-                    stream.write(batch, timeout=write_timeout)
-            stream.write(writes.finish(), timeout=write_timeout)
+            with _Trace("send_request_headers", _HTTP11_LOG, request, info):
+                writes = RequestWrites(exchange)
+            with _Trace("send_request_body", _HTTP11_LOG, request, info):
+                for piece in request.stream:  # type: ignore[union-attr]
+                    if batch := writes.add(piece):
+                        stream.write(batch, timeout=write_timeout)
+                stream.write(writes.finish(), timeout=write_timeout)
+                writes.written()
         except httpcore.WriteError:
             pass  # as in the async twin: read the early answer instead
 
@@ -420,7 +582,8 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
     def close(self) -> None:
         stream = self._detach()
         if stream is not None:
-            stream.close()
+            with _Trace("close", _CONNECTION_LOG, None):
+                stream.close()
 
     def __enter__(self) -> BulkConnection:
         return self
@@ -433,18 +596,22 @@ class _SyncBody(_BodyCore[BulkConnection, httpcore.NetworkStream]):
     """Synchronous twin of :class:`_AsyncBody`."""
 
     def __iter__(self) -> Iterator[bytes]:
-        exchange = self._exchange
-        first = exchange.first_body_bytes()
-        if first:
-            yield first
-        read, timeout = self._stream.read, self._timeout
-        while not exchange.body_done:
-            payload = exchange.receive_body(read(READ_SIZE, timeout=timeout))
-            if payload:
-                yield payload
+        exchange, request = self._exchange, self._request
+        with _Trace("receive_response_body", _HTTP11_LOG, request, {"request": request}):
+            first = exchange.first_body_bytes()
+            if first:
+                yield first
+            read, timeout = self._stream.read, self._timeout
+            while not exchange.body_done:
+                payload = exchange.receive_body(read(READ_SIZE, timeout=timeout))
+                if payload:
+                    yield payload
 
     def close(self) -> None:
-        self._connection._response_closed(self._exchange)
+        if not self._closed:
+            self._closed = True
+            with _Trace("response_closed", _HTTP11_LOG, self._request):
+                self._connection._response_closed(self._exchange)
 
 
 class _SyncReplay(_Replay[httpcore.NetworkStream], httpcore.NetworkStream):

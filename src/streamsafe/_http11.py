@@ -49,9 +49,19 @@ _MAX_CHUNK_LINE: Final = 4096
 _MAX_TRAILERS: Final = 64 * 1024
 """Largest trailer section accepted after the last chunk."""
 
+# A trailer line (without its line end), as h11 takes a header line: a field
+# name, a colon and a value of visible characters, spaces and tabs; or, after
+# a first field, an obsolete continuation line starting with a space or tab.
+_TRAILER: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t\x21-\x7e\x80-\xff]*")
+_CONTINUATION: Final = re.compile(rb"[ \t]+[ \t\x21-\x7e\x80-\xff]*")
+
 # A chunk-size line: hex size, optional whitespace and extensions, CRLF.
-# At most 16 hex digits: a size that does not fit 64 bits is an attack, not a chunk.
-_SIZE_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
+# At most 20 hex digits, as h11 allows (leading zeros pad some servers' sizes);
+# the value itself is bounded by _MAX_CHUNK_SIZE.
+_SIZE_LINE: Final = re.compile(rb"([0-9A-Fa-f]{1,20})[ \t]*(?:;[^\r\n]*)?\r\n")
+
+_MAX_CHUNK_SIZE: Final = (1 << 64) - 1
+"""Largest chunk size accepted: a size that does not fit 64 bits is an attack, not a chunk."""
 
 
 def _incomplete(detail: str) -> httpcore.RemoteProtocolError:
@@ -110,8 +120,9 @@ class ChunkedBody:
     :meth:`feed` returns the payload of every chunk it completes or starts in
     one ``bytes`` (joined once), and keeps a partial size line or trailer for
     the next call. Chunk extensions and trailers are validated for shape and
-    size, then dropped (as httpcore does). Strict where h11 is strict: size
-    lines and the end of each chunk's data must be CRLF.
+    size, then dropped (as httpcore does). Line ends as h11 takes them: size
+    lines and the end of each chunk's data must be CRLF; trailer lines and the
+    empty line ending them may end in a bare LF (RFC 9112 §2.2).
     """
 
     _SIZE, _DATA, _DATA_END, _TRAILERS = range(4)
@@ -123,6 +134,7 @@ class ChunkedBody:
         self._remaining = 0  # bytes of chunk data still to come
         self._pending = b""  # an incomplete size line, chunk end or trailer section
         self._trailer_bytes = 0
+        self._trailer_seen = False  # a field line has been read (continuations may follow)
 
     def feed(self, data: bytes) -> bytes:
         """Payload bytes in ``data`` (``b""`` if it held only framing)."""
@@ -177,6 +189,8 @@ class ChunkedBody:
                     if line is None:
                         break
                     chunk = int(line[1], 16)
+                    if chunk > _MAX_CHUNK_SIZE:
+                        raise httpcore.RemoteProtocolError("chunk size too large")
                     start = line.end()
                     if start - position > _MAX_CHUNK_LINE + 2:
                         raise httpcore.RemoteProtocolError("chunk size line too long")
@@ -199,20 +213,25 @@ class ChunkedBody:
                     self._remaining = chunk
                     self._state = self._DATA
                     continue
-            # Trailers: header lines up to an empty line, all dropped.
+            # Trailers: header lines up to an empty line, all dropped. A line
+            # ends in CRLF or a bare LF, as h11 accepts.
             while True:
-                newline = buffer.find(b"\r\n", position)
+                newline = buffer.find(b"\n", position)
                 if newline < 0:
                     return position
-                self._trailer_bytes += newline - position
+                end = newline - 1 if newline > position and buffer[newline - 1] == 13 else newline
+                self._trailer_bytes += end - position
                 if self._trailer_bytes > _MAX_TRAILERS:
                     raise httpcore.RemoteProtocolError("chunked trailers too large")
-                if newline == position:
+                if end == position:
                     self.done = True
-                    return newline + 2
-                if b":" not in buffer[position:newline]:
+                    return newline + 1
+                trailer = buffer[position:end]
+                if _TRAILER.fullmatch(trailer):
+                    self._trailer_seen = True
+                elif not (self._trailer_seen and _CONTINUATION.fullmatch(trailer)):
                     raise httpcore.RemoteProtocolError("malformed chunked trailer")
-                position = newline + 2
+                position = newline + 1
 
     def _check_pending_size(self) -> None:
         # Limits count lines without their CRLF: a CR waiting for its LF is not counted.
@@ -266,7 +285,8 @@ class Exchange:
         self._method = method
         self._target = target
         self._headers = list(headers)
-        self._request_done = False
+        self._request_finished = False  # finish() has framed the end of the request
+        self._request_done = False  # ... and the bytes have been written
         self._head: ResponseHead | None = None
         self._body: Body | None = None
         self._first = b""
@@ -288,10 +308,21 @@ class Exchange:
         return self._send(h11.Data(data=data)) if data else b""
 
     def finish(self) -> bytes:
-        """The end of the request (the last chunk, for a chunked request body)."""
+        """The end of the request (the last chunk, for a chunked request body).
+
+        The request counts as sent only once :meth:`request_written` says the
+        bytes went out: a request whose last write failed leaves the
+        connection unusable.
+        """
         data = self._send(h11.EndOfMessage())
-        self._request_done = True
+        self._request_finished = True
         return data
+
+    def request_written(self) -> None:
+        """The whole request, up to what :meth:`finish` returned, has been written."""
+        if not self._request_finished:
+            raise httpcore.LocalProtocolError("request written before it was finished")
+        self._request_done = True
 
     def _send(self, event: h11.Event) -> bytes:
         try:
@@ -390,7 +421,8 @@ class RequestWrites:
 
     :meth:`add` queues a piece of the body and returns a batch to write once
     :data:`WRITE_BATCH` bytes are queued (``b""`` until then); :meth:`finish`
-    returns the rest, with the end of the request.
+    returns the rest, with the end of the request; :meth:`written` says that
+    last batch was written, and only then is the request done.
     """
 
     WRITE_BATCH: Final = 64 * 1024
@@ -411,6 +443,10 @@ class RequestWrites:
     def finish(self) -> bytes:
         self._queued.append(self._exchange.finish())
         return self._flush()
+
+    def written(self) -> None:
+        """The batch :meth:`finish` returned was written: the request is done."""
+        self._exchange.request_written()
 
     def _flush(self) -> bytes:
         batch = b"".join(self._queued)
