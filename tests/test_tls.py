@@ -19,8 +19,8 @@ import pytest
 import trustme
 
 import streamsafe
+from loopback_server import Reply, ScriptedServer
 from sse_helpers import encode, text_stream_events
-from test_connection import Reply, ScriptedServer
 
 pytestmark = pytest.mark.anyio
 
