@@ -351,3 +351,22 @@ def test_ids_repeat_with_a_seed() -> None:
     assert a == b
     assert c[:2] != a[:2]
     assert c[2] == a[2]
+
+
+def test_the_official_sdk_fails_twice_then_recovers_by_header(emu: Emulator) -> None:
+    """The official SDK's own retries against `times=2`: the third attempt succeeds."""
+    anthropic = pytest.importorskip("anthropic")
+    client = anthropic.Anthropic(
+        base_url=emu.url,
+        api_key="test",
+        max_retries=2,
+        default_headers={"x-streamsafe-fault": "status:529;retry_after_ms=1;times=2;key=sdk"},
+    )
+    with client:
+        message = client.messages.create(
+            model="claude-emulated",
+            max_tokens=30,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert message.content[0].type == "text"
+    assert [request.status for request in emu.requests] == [529, 529, 200]
