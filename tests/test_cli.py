@@ -449,13 +449,13 @@ def test_serve_port_0_prints_the_bound_port_then_one_line_per_request() -> None:
     assert same.headers["request-id"] == ok.headers["request-id"]
 
 
-def test_serve_port_in_use_is_one_line_and_exit_code_9() -> None:
+def test_serve_port_in_use_is_one_line_and_exit_code_10() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = run_module("serve", "--port", str(port), timeout=20)
-    assert result.returncode == EXIT_PORT_IN_USE == 9
+    assert result.returncode == EXIT_PORT_IN_USE == 10
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -463,9 +463,9 @@ def test_serve_port_in_use_is_one_line_and_exit_code_9() -> None:
     assert "emulator on" not in result.stderr  # no banner first
 
 
-def test_serve_exit_code_9_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_exit_code_10_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chat", "--help"]) == 0
-    assert "\n  9   (streamsafe serve) the port is already in use" in capsys.readouterr().out
+    assert "\n  10  (streamsafe serve) the port is already in use" in capsys.readouterr().out
     assert main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
     for option in ("--fault", "--delay-ms", "--ping-interval", "--seed", "/_emulator/faults"):

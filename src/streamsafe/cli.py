@@ -9,7 +9,7 @@
   code that names its class (see :data:`EXIT_CODES`).
 * ``streamsafe serve`` runs the emulator in the foreground: it prints its URL
   once it accepts connections, then one line per request on stderr; exit code
-  9 (:data:`EXIT_PORT_IN_USE`) when the port is taken.
+  10 (:data:`EXIT_PORT_IN_USE`) when the port is taken.
 
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
@@ -68,7 +68,7 @@ EXIT_RATE_LIMIT = 6
 EXIT_SERVER = 7
 EXIT_CONNECTION = 8
 #: ``streamsafe serve``: the port is already in use.
-EXIT_PORT_IN_USE = 9
+EXIT_PORT_IN_USE = 10
 EXIT_INTERRUPTED = 130
 
 #: Error class → exit code of ``streamsafe chat``; the first matching entry wins.
