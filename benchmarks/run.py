@@ -2,8 +2,8 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/run.py            # full size (several minutes)
-    .venv/bin/python benchmarks/run.py --quick    # small sizes (about a minute)
+    .venv/bin/python benchmarks/run.py            # full size (about 20 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # small sizes (several minutes)
     .venv/bin/python benchmarks/run.py --quick --smoke   # tiny sizes (CI smoke run)
     .venv/bin/python benchmarks/run.py --from-json benchmarks/results/latest.json
                                                   # re-render report and chart only
@@ -1001,7 +1001,9 @@ def _derived_checks(report: Report) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (several minutes: about five on 2 cores)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (with --quick: CI)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     parser.add_argument("--sdk-budget", type=float, help="seconds allowed for one SDK run")

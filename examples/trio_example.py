@@ -1,5 +1,6 @@
 """streamsafe under trio: the async client runs on asyncio and trio alike (via anyio).
 
+    pip install trio   # not installed by the 'cli' extra
     python examples/trio_example.py
 
 Two requests stream concurrently in a trio nursery.
@@ -7,7 +8,13 @@ Two requests stream concurrently in a trio nursery.
 
 from __future__ import annotations
 
-import trio
+import sys
+
+try:
+    import trio
+except ImportError:  # not in the 'cli' extra the README's first command installs
+    sys.exit("trio_example.py needs trio, which is not installed: pip install trio")
+
 from _setup import MODEL, client_options
 
 import streamsafe

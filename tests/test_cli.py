@@ -19,7 +19,14 @@ import httpx
 import pytest
 
 import streamsafe
-from streamsafe.cli import DEFAULT_MODEL, EXIT_CODES, EXIT_PORT_IN_USE, exit_code_for, main
+from streamsafe.cli import (
+    DEFAULT_MODEL,
+    EXIT_CODES,
+    EXIT_MISSING_EXTRA,
+    EXIT_PORT_IN_USE,
+    exit_code_for,
+    main,
+)
 from streamsafe.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +92,10 @@ def test_demo_runs_offline_and_shows_every_scene() -> None:
     # 4: the drop-in create()
     assert "streamsafe.Message" in out
     assert "demo finished" in out
+    # The closing hint: chat against `streamsafe serve` needs no key.
+    assert 'streamsafe chat "hello" --base-url http://127.0.0.1:8787' in out
+    assert "no API key: it is the emulator" in out
+    assert "(needs ANTHROPIC_API_KEY)" not in out
     # Not a terminal: rich writes plain text, no escape sequences.
     assert "\x1b[" not in out
 
@@ -93,10 +104,32 @@ def test_demo_without_rich(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "rich", None)  # makes `import rich` fail
-    assert main(["demo"]) == 1
+    assert main(["demo"]) == EXIT_MISSING_EXTRA == 9
     err = capsys.readouterr().err
+    assert err.startswith("streamsafe: streamsafe demo needs the 'cli' extra")
     assert "pip install 'streamsafe[cli]'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_demo_and_serve_without_the_server_extra(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only what the command imports lazily is blocked (rich stays importable).
+    for name in ("uvicorn", "streamsafe.testing", "streamsafe._demo"):
+        monkeypatch.setitem(sys.modules, name, None)
+    # `from . import _demo` finds the package attribute first, if another test imported it.
+    monkeypatch.delattr(streamsafe, "_demo", raising=False)
+    assert main([command, "--port", "0"] if command == "serve" else [command]) == 9
+    err = capsys.readouterr().err
+    assert f"streamsafe {command} needs the 'server' extra" in err
+    assert "pip install 'streamsafe[server]'" in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_the_missing_extra_exit_code_is_distinct() -> None:
+    assert EXIT_MISSING_EXTRA not in {code for _, code in EXIT_CODES}
+    assert EXIT_MISSING_EXTRA not in (0, 1, 2, 130)
 
 
 # ---------------------------------------------------------------------------
@@ -210,6 +243,20 @@ def test_chat_in_stream_overloaded_error(emu: Emulator, capsys: pytest.CaptureFi
     assert line.startswith("streamsafe: OverloadedError: Overloaded (status 529, in stream, ")
     assert f"request_id={emu.requests[0].request_id}" in line
     assert "characters received before the error" in line
+
+
+def test_chat_error_line_names_no_python_attribute(
+    emu: Emulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.push_fault("truncate@6")  # after some text: IncompleteStreamError, not retried
+    assert main(["chat", "hi", "--base-url", emu.url]) == 8
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "streamsafe: IncompleteStreamError: the stream ended without message_stop ("
+    ), err
+    assert "characters received before the error" in err
+    assert ".partial_message" not in err
+    assert "partial_message" not in err
 
 
 @pytest.mark.parametrize(

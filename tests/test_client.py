@@ -22,6 +22,18 @@ from httpx_sse import SSEError
 
 import streamsafe
 import streamsafe._client
+from client_support import (
+    AFTER_CONTENT,
+    API_KEY,
+    FAST,
+    SECRET,
+    aclient,
+    comparable,
+    params,
+    retry_records,
+    sclient,
+    text_of_first_events,
+)
 from streamsafe import (
     APIConnectionError,
     APIError,
@@ -53,11 +65,6 @@ pytestmark = pytest.mark.anyio
 How = Literal["stream", "create"]
 HOWS: tuple[How, ...] = ("stream", "create")
 
-#: Fast retries for tests: a few milliseconds between attempts.
-FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
-#: A key whose distinctive part must never show up anywhere.
-SECRET = "k3yS3cr3tXq9"
-API_KEY = f"sk-ant-test-{SECRET * 4}"
 
 #: The design contract's table, written out independently of the library's mapping.
 CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
@@ -102,13 +109,9 @@ REQUEST_KINDS: dict[str, dict[str, Any]] = {
     "thinking": {"thinking": {"type": "enabled", "budget_tokens": 1024}},
 }
 
-#: Events of a stream before the fault strikes in the "after content" cases:
-#: message_start, ping, content_block_start, two text deltas.
-AFTER_CONTENT = 5
-
 
 # ---------------------------------------------------------------------------
-# helpers (also used by test_client_retries.py)
+# helpers
 # ---------------------------------------------------------------------------
 
 
@@ -118,31 +121,6 @@ class Failure:
     #: The text the caller iterated before the error.
     received: str
     elapsed: float
-
-
-def params(
-    text: str = "Tell me about streams", max_tokens: int = 48, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "model": "claude-emulated",
-        "max_tokens": max_tokens,
-        "messages": [{"role": "user", "content": text}],
-        **extra,
-    }
-
-
-def aclient(emu: Emulator, **options: Any) -> AsyncClient:
-    options.setdefault("api_key", API_KEY)
-    options.setdefault("backoff", FAST)
-    options.setdefault("base_url", emu.url)
-    return AsyncClient(**options)
-
-
-def sclient(emu: Emulator, **options: Any) -> Client:
-    options.setdefault("api_key", API_KEY)
-    options.setdefault("backoff", FAST)
-    options.setdefault("base_url", emu.url)
-    return Client(**options)
 
 
 async def arun(client: AsyncClient, how: How, received: list[str], **extra: Any) -> Message:
@@ -165,19 +143,6 @@ def srun(client: Client, how: How, received: list[str], **extra: Any) -> Message
         return stream.get_final_message()
 
 
-def text_of_first_events(emu: Emulator, count: int, **extra: Any) -> str:
-    """The text a clean stream of the same request carries in its first ``count`` events."""
-    with sclient(emu) as client, client.messages.stream(**params(**extra)) as stream:
-        events = list(stream)
-    emu.clear()
-    return "".join(
-        event.delta.text
-        for event in events[:count]
-        if isinstance(event, streamsafe.ContentBlockDeltaEvent)
-        and isinstance(event.delta, streamsafe.TextDelta)
-    )
-
-
 def exception_texts(error: BaseException) -> str:
     """str() and repr() of an exception and of everything chained to it."""
     parts: list[str] = []
@@ -188,10 +153,6 @@ def exception_texts(error: BaseException) -> str:
         parts += [str(current), repr(current), *map(str, current.args)]
         current = current.__cause__ or current.__context__
     return "\n".join(parts)
-
-
-def retry_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "streamsafe" and "retrying" in r.getMessage()]
 
 
 @pytest.fixture(scope="module")
@@ -362,6 +323,8 @@ def check_transport_fault(
         assert isinstance(error, SSEError)
         assert "text/html" in error.message
         assert not error.retryable
+        # Also an httpx.TransportError: its .request is the request that was sent.
+        assert error.request.url.path == "/v1/messages"
     elif spec == "empty_200":
         assert type(error) is IncompleteStreamError
         assert "before message_start" in error.message
@@ -488,12 +451,6 @@ def test_sync_oversize_request_raises_locally_before_sending(emu: Emulator) -> N
 # ---------------------------------------------------------------------------
 # create() and stream() return the same message
 # ---------------------------------------------------------------------------
-
-
-def comparable(message: Message) -> dict[str, Any]:
-    data = message.to_dict()
-    data.pop("id")
-    return data
 
 
 def check_kind(message: Message, kind: str) -> None:

@@ -18,6 +18,15 @@ import anyio
 import pytest
 
 import streamsafe
+from client_support import (
+    AFTER_CONTENT,
+    aclient,
+    comparable,
+    params,
+    retry_records,
+    sclient,
+    text_of_first_events,
+)
 from streamsafe import (
     APIError,
     BadRequestError,
@@ -29,15 +38,6 @@ from streamsafe import (
     StreamIdleTimeoutError,
 )
 from streamsafe.testing import Emulator
-from test_client import (
-    AFTER_CONTENT,
-    aclient,
-    comparable,
-    params,
-    retry_records,
-    sclient,
-    text_of_first_events,
-)
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """Tests for the sans-IO SSE decoder (``streamsafe._decoder.SSEDecoder``).
 
-Rule numbers (R1...) and section numbers refer to ``SSE-SPEC.md``. Every table
+Rule numbers (R1...) and section numbers refer to ``docs/sse.md``. Every table
 row is decoded whole, byte by byte and in several seeded random chunkings; all
 must give the same events and the same final state.
 """

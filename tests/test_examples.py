@@ -89,3 +89,27 @@ def test_example(name: str, results: dict[str, subprocess.CompletedProcess[str]]
         assert re.search(pattern, result.stdout, re.MULTILINE), (
             f"{name}: no line matches {pattern!r} in:\n{result.stdout}"
         )
+
+
+def test_trio_example_without_trio_says_what_to_install(tmp_path: Path) -> None:
+    # A package named trio that fails to import, as a missing one does.
+    (tmp_path / "trio").mkdir()
+    (tmp_path / "trio" / "__init__.py").write_text(
+        "raise ModuleNotFoundError('No module named trio (blocked)', name='trio')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "trio_example.py")],
+        cwd=EXAMPLES.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "trio_example.py needs trio, which is not installed: pip install trio\n"
+    )

@@ -23,6 +23,15 @@ import pytest
 from httpx_sse import SSEError
 
 import streamsafe
+from reliability_support import (
+    SMALL_REQUEST,
+    JSONDict,
+    async_client,
+    busy_connections,
+    outcome,
+    sync_client,
+    sync_outcome,
+)
 from streamsafe import (
     APIError,
     APIStatusError,
@@ -38,15 +47,6 @@ from streamsafe import (
     UnexpectedContentTypeError,
 )
 from streamsafe.testing import Emulator
-from test_reliability_support import (
-    SMALL_REQUEST,
-    JSONDict,
-    async_client,
-    busy_connections,
-    outcome,
-    sync_client,
-    sync_outcome,
-)
 
 pytestmark = pytest.mark.anyio
 

@@ -28,6 +28,16 @@ import httpx
 import pytest
 
 import streamsafe
+from reliability_support import (
+    REQUEST,
+    SMALL_REQUEST,
+    async_client,
+    busy_connections,
+    fault,
+    open_fds,
+    pool_connections,
+    sync_client,
+)
 from streamsafe import (
     APIConnectionError,
     APIError,
@@ -42,16 +52,6 @@ from streamsafe import (
     UnexpectedContentTypeError,
 )
 from streamsafe.testing import DELAY_HEADER, Emulator
-from test_reliability_support import (
-    REQUEST,
-    SMALL_REQUEST,
-    async_client,
-    busy_connections,
-    fault,
-    open_fds,
-    pool_connections,
-    sync_client,
-)
 
 pytestmark = [
     pytest.mark.anyio,

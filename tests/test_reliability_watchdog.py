@@ -24,16 +24,7 @@ import httpx
 import pytest
 
 import streamsafe
-from streamsafe import (
-    APIError,
-    APITimeoutError,
-    Backoff,
-    BadRequestError,
-    OverloadedError,
-    StreamIdleTimeoutError,
-)
-from streamsafe.testing import DELAY_HEADER, Emulator
-from test_reliability_support import (
+from reliability_support import (
     API_KEY,
     SMALL_REQUEST,
     JSONDict,
@@ -46,6 +37,15 @@ from test_reliability_support import (
     sync_client,
     sync_outcome,
 )
+from streamsafe import (
+    APIError,
+    APITimeoutError,
+    Backoff,
+    BadRequestError,
+    OverloadedError,
+    StreamIdleTimeoutError,
+)
+from streamsafe.testing import DELAY_HEADER, Emulator
 
 pytestmark = pytest.mark.anyio
 

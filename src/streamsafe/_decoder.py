@@ -1,7 +1,7 @@
 """A sans-IO Server-Sent Events decoder: bytes in, :class:`ServerSentEvent` out.
 
 The decoder implements the WHATWG event-stream parsing rules (summarised rule by
-rule in ``SSE-SPEC.md``):
+rule in ``docs/sse.md``):
 
 * the stream is always UTF-8 (any ``charset`` is irrelevant: the decoder only
   sees bytes); invalid sequences become U+FFFD, one per maximal subpart;

@@ -102,9 +102,9 @@ class _Demo:
         elapsed = time.perf_counter() - started
         console.rule(f"[bold green]✓ demo finished in {elapsed:.1f} s[/]")
         console.print(
-            "Next: [bold]python examples/text_stream.py[/] · "
-            '[bold]streamsafe chat "hello"[/] (needs ANTHROPIC_API_KEY) · '
-            "[bold]streamsafe serve[/]"
+            "Next: [bold]python examples/text_stream.py[/], or [bold]streamsafe serve[/] and in\n"
+            '      another terminal [bold]streamsafe chat "hello" --base-url http://127.0.0.1:8787[/]\n'
+            "      (no API key: it is the emulator; the real API needs ANTHROPIC_API_KEY)"
         )
         return 0
 

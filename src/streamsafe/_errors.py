@@ -59,8 +59,9 @@ nothing else: the HTTP path (a non-2xx response) and the in-stream path (an
 Every exception that interrupts a message stream carries what was received
 before it: ``partial_message`` (the accumulated :class:`~streamsafe.Message`,
 or ``None`` when the failure came before ``message_start``) and
-``incomplete_blocks`` (indices of content blocks started but never stopped —
-a tool call among them was cut and must not be executed).
+``incomplete_blocks`` (indices of content blocks that are not whole: started
+but never stopped, or a tool input that does not parse — a tool call among
+them was cut and must not be executed).
 """
 
 from __future__ import annotations

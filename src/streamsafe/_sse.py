@@ -156,10 +156,15 @@ def _rejection(response: httpx.Response) -> APIError:
 
 
 def _content_type_error(response: httpx.Response) -> UnexpectedContentTypeError:
-    return UnexpectedContentTypeError(
+    error = UnexpectedContentTypeError(
         f"expected a text/event-stream response, got {describe_body(response)}",
         request_id=response.headers.get("request-id"),
     )
+    # It is also an httpx.TransportError (through httpx_sse.SSEError), whose
+    # .request raises RuntimeError unless set.
+    error.request = response.request
+    error.aws_request_id = response.headers.get("x-amzn-requestid")
+    return error
 
 
 #: httpx errors that every attempt would repeat: a URL without (or with an

@@ -231,7 +231,7 @@ class _MessageStreamBase:
 
     @property
     def incomplete_blocks(self) -> tuple[int, ...]:
-        """Indices of content blocks started but not yet stopped."""
+        """Indices of content blocks not whole: not yet stopped, or tool input cut short."""
         return self._core.accumulator.incomplete_blocks
 
 

@@ -14,6 +14,8 @@
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
 that needs them, so ``chat`` and ``--help`` work with the core install alone.
+Without its extra, a command prints the ``pip install`` line that adds it and
+exits with :data:`EXIT_MISSING_EXTRA` (9).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import contextlib
 import errno
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -47,6 +50,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_PORT",
     "EXIT_CODES",
+    "EXIT_MISSING_EXTRA",
     "EXIT_PORT_IN_USE",
     "exit_code_for",
     "main",
@@ -67,6 +71,8 @@ EXIT_REQUEST = 5
 EXIT_RATE_LIMIT = 6
 EXIT_SERVER = 7
 EXIT_CONNECTION = 8
+#: ``demo`` or ``serve`` without the extra it needs (the message names the pip command).
+EXIT_MISSING_EXTRA = 9
 #: ``streamsafe serve``: the port is already in use.
 EXIT_PORT_IN_USE = 10
 EXIT_INTERRUPTED = 130
@@ -92,6 +98,7 @@ exit codes:
   {EXIT_RATE_LIMIT:<3} RateLimitError (429)
   {EXIT_SERVER:<3} OverloadedError (529), GatewayTimeoutError (504), InternalServerError (5xx)
   {EXIT_CONNECTION:<3} APIConnectionError, APITimeoutError, IncompleteStreamError
+  {EXIT_MISSING_EXTRA:<3} (streamsafe demo, serve) the extra the command needs is not installed
   {EXIT_PORT_IN_USE:<3} (streamsafe serve) the port is already in use
   {EXIT_INTERRUPTED:<3} interrupted (Ctrl-C)
 
@@ -144,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
             "     the partial text kept on .partial_message;\n"
             "  3. a stream failing before any content, retried transparently;\n"
             "  4. the drop-in messages.create() returning a long message.\n"
-            "No network and no API key needed. Needs the extras: pip install 'streamsafe[cli]'."
+            "No network and no API key needed. Needs the extras: pip install 'streamsafe[cli]'\n"
+            f"(without them: a message saying so, exit code {EXIT_MISSING_EXTRA})."
         ),
         formatter_class=_formatter,
     )
@@ -199,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
             '  {"spec": ..., "times": N}, GET /_emulator/requests, POST /_emulator/reset\n'
             "(see streamsafe.testing).\n"
             f"Exit code {EXIT_PORT_IN_USE} when the port is already in use.\n"
-            "Needs the extra: pip install 'streamsafe[server]'."
+            "Needs the extra: pip install 'streamsafe[server]'\n"
+            f"(without it: a message saying so, exit code {EXIT_MISSING_EXTRA})."
         ),
         formatter_class=_formatter,
     )
@@ -323,7 +332,7 @@ def _missing_extra(what: str, extra: str, exc: ImportError) -> int:
         f"install it with: pip install 'streamsafe[{extra}]'",
         file=sys.stderr,
     )
-    return EXIT_OTHER
+    return EXIT_MISSING_EXTRA
 
 
 # ---------------------------------------------------------------------------
@@ -424,8 +433,18 @@ def _one_line(error: APIError) -> str:
     partial = error.partial_message
     if partial is not None and partial.text:
         details.append(f"{len(partial.text)} characters received before the error")
-    message = " ".join(error.message.split()) or "no message"
+    message = _without_python_pointers(" ".join(error.message.split())) or "no message"
     return f"streamsafe: {type(error).__name__}: {message} ({', '.join(details)})"
+
+
+#: A clause of an error message that points Python code at an attribute
+#: ("; the partial message is on .partial_message"): meaningless on a command line.
+_PYTHON_POINTER = re.compile(r";[^;]*(?<![\w.])\.[a-z_]*[a-z]\b[^;]*")
+
+
+def _without_python_pointers(message: str) -> str:
+    """``message`` without its clauses that name a Python attribute (the line says it in words)."""
+    return _PYTHON_POINTER.sub("", message).strip()
 
 
 # ---------------------------------------------------------------------------
