@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import streamsafe
-from streamsafe.cli import DEFAULT_MODEL, EXIT_CODES, EXIT_MISSING_EXTRA, exit_code_for, main
+from streamsafe.cli import (
+    DEFAULT_MODEL,
+    EXIT_CODES,
+    EXIT_MISSING_EXTRA,
+    EXIT_PORT_IN_USE,
+    exit_code_for,
+    main,
+)
 from streamsafe.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +118,8 @@ def test_demo_and_serve_without_the_server_extra(
     # Only what the command imports lazily is blocked (rich stays importable).
     for name in ("uvicorn", "streamsafe.testing", "streamsafe._demo"):
         monkeypatch.setitem(sys.modules, name, None)
+    # `from . import _demo` finds the package attribute first, if another test imported it.
+    monkeypatch.delattr(streamsafe, "_demo", raising=False)
     assert main([command, "--port", "0"] if command == "serve" else [command]) == 9
     err = capsys.readouterr().err
     assert f"streamsafe {command} needs the 'server' extra" in err
@@ -365,3 +379,204 @@ def test_serve_until_ctrl_c() -> None:
     assert process.returncode == 0, err
     assert f"http://127.0.0.1:{port}" in err
     assert "Traceback" not in err
+
+
+class ServeProcess:
+    """`streamsafe serve ARGS` in a subprocess; stderr read line by line in a thread."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamsafe", "serve", *args],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def next_line(self, timeout: float = 20) -> str:
+        line = self.lines.get(timeout=timeout)
+        assert line is not None, f"serve exited: {self.stderr}"
+        self.stderr.append(line)
+        return line
+
+    def url(self) -> str:
+        """The URL of the banner, its first line."""
+        match = re.fullmatch(
+            r"streamsafe emulator on (http://127\.0\.0\.1:(\d+)) \(Ctrl-C to stop\)",
+            self.next_line(),
+        )
+        assert match is not None, self.stderr
+        assert int(match[2]) != 0
+        self.next_line()  # the hint: ANTHROPIC_BASE_URL=... streamsafe chat "hello"
+        return match[1]
+
+    def stop(self) -> tuple[int, str]:
+        """SIGINT (Ctrl-C); the exit code and the rest of stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(5)
+        with contextlib.suppress(queue.Empty):
+            while (line := self.lines.get_nowait()) is not None:
+                self.stderr.append(line)
+        return self.process.returncode, "\n".join(self.stderr)
+
+
+@contextlib.contextmanager
+def serving(*args: str) -> Iterator[tuple[ServeProcess, str]]:
+    server = ServeProcess("--port", "0", *args)
+    try:
+        yield server, server.url()
+    finally:
+        server.stop()
+
+
+def stream_events(url: str, **headers: str) -> tuple[list[str], list[float]]:
+    """The event names of one streamed answer and when each arrived (monotonic)."""
+    names: list[str] = []
+    times: list[float] = []
+    body = {
+        "model": "m",
+        "max_tokens": 30,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        client.stream("POST", "/v1/messages", json=body, headers=headers) as response,
+    ):
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                names.append(line.removeprefix("event: "))
+                times.append(time.monotonic())
+    return names, times
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_serve_port_0_prints_the_bound_port_then_one_line_per_request() -> None:
+    with serving("--seed", "cli-seed") as (server, url):
+        # The banner comes once the server accepts connections: no retry loop needed.
+        with httpx.Client(base_url=url, timeout=10) as client:
+            ok = client.post("/v1/messages", json={"model": "m", "max_tokens": 20, "messages": []})
+            bad = client.post(
+                "/v1/messages",
+                json={"model": "m", "max_tokens": 20, "messages": []},
+                headers={"x-streamsafe-fault": "status:503"},
+            )
+        assert ok.status_code == 200
+        assert bad.status_code == 503
+        first = server.next_line()
+        second = server.next_line()
+        code, err = server.stop()
+    assert re.fullmatch(rf"POST /v1/messages 200 {ok.headers['request-id']} - \d+ms", first)
+    assert re.fullmatch(
+        rf"POST /v1/messages 503 {bad.headers['request-id']} status:503 \d+ms", second
+    )
+    assert code == 0, err
+    assert "Traceback" not in err
+    # --seed: the ids are those of any emulator with the same seed.
+    with Emulator(seed="cli-seed") as emu, httpx.Client(base_url=emu.url) as client:
+        same = client.post("/v1/messages", json={"model": "m", "max_tokens": 20, "messages": []})
+    assert same.headers["request-id"] == ok.headers["request-id"]
+
+
+def test_serve_port_in_use_is_one_line_and_exit_code_10() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_module("serve", "--port", str(port), timeout=20)
+    assert result.returncode == EXIT_PORT_IN_USE == 10
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"streamsafe serve: port {port} on 127.0.0.1 is already in use")
+    assert "emulator on" not in result.stderr  # no banner first
+
+
+def test_serve_exit_code_10_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", "--help"]) == 0
+    assert "\n  10  (streamsafe serve) the port is already in use" in capsys.readouterr().out
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--fault", "--delay-ms", "--ping-interval", "--seed", "/_emulator/faults"):
+        assert option in out
+
+
+def test_serve_invalid_fault_is_a_usage_error() -> None:
+    result = run_module("serve", "--port", "0", "--fault", "explode", timeout=20)
+    assert result.returncode == 2
+    assert result.stderr.startswith("streamsafe serve: invalid --fault: unknown fault kind")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_serve_fault_queue_then_header_times_then_admin() -> None:
+    with serving("--fault", "status:529;times=2", "--fault", "error:overloaded_error@1") as (
+        server,
+        url,
+    ):
+        body = {"model": "m", "max_tokens": 20, "messages": []}
+        with httpx.Client(base_url=url, timeout=10) as client:
+            assert client.get("/_emulator/faults").json()["pending"] == [
+                "status:529",
+                "status:529",
+                "error:overloaded_error@1",
+            ]
+            statuses = [client.post("/v1/messages", json=body).status_code for _ in range(2)]
+            names, _ = stream_events(url)
+            clean, _ = stream_events(url)
+            # Fail twice then recover, scripted by a header only (any client can).
+            header = {"x-streamsafe-fault": "status:500;times=2"}
+            scripted = [
+                client.post("/v1/messages", json=body, headers=header).status_code for _ in range(3)
+            ]
+            log = client.get("/_emulator/requests").json()["requests"]
+        for _ in range(len(log) + 1):  # the log lines, the admin GETs included
+            server.next_line()
+        code, err = server.stop()
+    assert statuses == [529, 529]
+    assert names == ["message_start", "error"]
+    assert clean[-1] == "message_stop"
+    assert scripted == [500, 500, 200]
+    assert [entry["fault"] for entry in log] == [
+        "status:529",
+        "status:529",
+        "error:overloaded_error@1",
+        None,
+        "status:500;times=2",
+        "status:500;times=2",
+        None,
+    ]
+    assert code == 0, err
+    assert "POST /v1/messages 200 req_" in err
+    assert "error:overloaded_error@1" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+def test_serve_pacing_delay_and_pings() -> None:
+    with serving("--delay-ms", "100", "--ping-interval", "0.03") as (_server, url):
+        names, times = stream_events(url, **{"x-streamsafe-fault": "none"})
+    content = [name for name in names if name != "ping"]
+    assert content[0] == "message_start"
+    assert content[-1] == "message_stop"
+    # Lower bounds only: a busy machine makes the stream slower, never faster.
+    assert times[-1] - times[0] >= 0.1 * (len(content) - 2)
+    # Pings fall due inside every 100 ms pause, besides the one after message_start.
+    assert names.count("ping") > len(content)

@@ -263,7 +263,8 @@ class _Demo:
     ) -> _LiveResult:
         """Stream a message into a live panel with a status line; keep any error.
 
-        On a terminal the panel grows token by token; elsewhere (a pipe, a CI
+        On a terminal the panel grows token by token, up to the screen's height
+        (then it shows the tail of the text); elsewhere (a pipe, a CI
         log) rich cannot redraw, so the panel is printed once, when it is done.
         """
         headers = {DELAY_HEADER: f"{self.live_delay * 1000:g}"}
@@ -287,10 +288,10 @@ class _Demo:
                 ("request_id ", "dim"),
                 (result.request_id or "…", "bold"),
             )
-            panel = Panel(
-                Text(result.text or "…"), title=title, title_align="left", border_style=style
-            )
-            return Group(panel, status)
+            # The live view must fit the screen: a region taller than the terminal
+            # scrolls out of reach of rich's redraw and leaves stale copies behind.
+            height = None if final else self.console.size.height - 1
+            return live_view(self.console, result.text, status, title, style, height)
 
         live = Live(render(), console=self.console, auto_refresh=False, transient=True)
         interactive = self.console.is_terminal
@@ -327,6 +328,28 @@ class _Demo:
                 live.stop()
         self.console.print(render(final=True))
         return result
+
+
+def live_view(
+    console: Console, text: str, status: Text, title: str, style: str, max_height: int | None
+) -> Group:
+    """A panel holding ``text`` above a one-line ``status``, at most ``max_height`` lines.
+
+    When the text does not fit, the panel shows its last lines under a "…" line
+    (the tail is what is streaming); ``max_height`` None shows all of it.
+    """
+    status = status.copy()
+    status.no_wrap = True
+    status.overflow = "ellipsis"
+    body = Text(text or "…")
+    if max_height is not None:
+        room = max(max_height - 3, 1)  # the panel's two borders and the status line
+        lines = body.wrap(console, max(console.size.width - 4, 1))  # borders, padding
+        if len(lines) > room:
+            marker = [Text("…", style="dim")] if room > 1 else []
+            body = Text("\n").join([*marker, *lines[len(lines) - room + len(marker) :]])
+    panel = Panel(body, title=title, title_align="left", border_style=style)
+    return Group(panel, status)
 
 
 def _grid() -> Table:

@@ -7,7 +7,9 @@
 * ``streamsafe chat "PROMPT"`` streams an answer from the real API (or any
   ``--base-url``) to stdout; an error becomes one line on stderr and an exit
   code that names its class (see :data:`EXIT_CODES`).
-* ``streamsafe serve`` runs the emulator in the foreground.
+* ``streamsafe serve`` runs the emulator in the foreground: it prints its URL
+  once it accepts connections, then one line per request on stderr; exit code
+  10 (:data:`EXIT_PORT_IN_USE`) when the port is taken.
 
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -48,6 +51,7 @@ __all__ = [
     "DEFAULT_PORT",
     "EXIT_CODES",
     "EXIT_MISSING_EXTRA",
+    "EXIT_PORT_IN_USE",
     "exit_code_for",
     "main",
 ]
@@ -69,6 +73,8 @@ EXIT_SERVER = 7
 EXIT_CONNECTION = 8
 #: ``demo`` or ``serve`` without the extra it needs (the message names the pip command).
 EXIT_MISSING_EXTRA = 9
+#: ``streamsafe serve``: the port is already in use.
+EXIT_PORT_IN_USE = 10
 EXIT_INTERRUPTED = 130
 
 #: Error class → exit code of ``streamsafe chat``; the first matching entry wins.
@@ -92,6 +98,8 @@ exit codes:
   {EXIT_RATE_LIMIT:<3} RateLimitError (429)
   {EXIT_SERVER:<3} OverloadedError (529), GatewayTimeoutError (504), InternalServerError (5xx)
   {EXIT_CONNECTION:<3} APIConnectionError, APITimeoutError, IncompleteStreamError
+  {EXIT_MISSING_EXTRA:<3} (streamsafe demo, serve) the extra the command needs is not installed
+  {EXIT_PORT_IN_USE:<3} (streamsafe serve) the port is already in use
   {EXIT_INTERRUPTED:<3} interrupted (Ctrl-C)
 
 Errors are printed to stderr as one line: the exception type, its message and
@@ -191,8 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the embedded Messages API emulator until Ctrl-C. Point any client at it:\n"
             "  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 ANTHROPIC_API_KEY=test ...\n"
-            "Faults are chosen per request with the x-streamsafe-fault header,\n"
-            "e.g. 'x-streamsafe-fault: error:overloaded_error@5' (see streamsafe.testing).\n"
+            "The first line on stderr is its URL (printed once it accepts connections),\n"
+            "then one line per request: method path status request-id fault duration.\n"
+            "Faults: per request with the x-streamsafe-fault header, e.g.\n"
+            "  'x-streamsafe-fault: status:529;times=2' (the first two such requests fail),\n"
+            "queued with --fault, or over HTTP: POST /_emulator/faults\n"
+            '  {"spec": ..., "times": N}, GET /_emulator/requests, POST /_emulator/reset\n'
+            "(see streamsafe.testing).\n"
+            f"Exit code {EXIT_PORT_IN_USE} when the port is already in use.\n"
             "Needs the extra: pip install 'streamsafe[server]'\n"
             f"(without it: a message saying so, exit code {EXIT_MISSING_EXTRA})."
         ),
@@ -205,7 +219,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=_port,
         default=DEFAULT_PORT,
-        help="the TCP port to listen on (default: %(default)s)",
+        help="the TCP port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="queue a fault for the next request to /v1/messages (repeatable: in order; "
+        "'SPEC;times=N' queues it N times)",
+    )
+    serve.add_argument(
+        "--delay-ms",
+        type=_milliseconds,
+        default=0.0,
+        metavar="MS",
+        help="pause between the events of a stream, e.g. 30 (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--ping-interval",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="send a ping event this often while streaming (default: only the first)",
+    )
+    serve.add_argument(
+        "--seed", metavar="S", help="make request and message ids repeat across runs"
     )
     return parser
 
@@ -227,6 +265,26 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 <= value <= 10:
         raise argparse.ArgumentTypeError(f"must be between 0 and 10 seconds: {value:g}")
+    return value
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60000 ms: {value:g}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 3600 seconds: {value:g}")
     return value
 
 
@@ -259,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             return _run_chat(args)
         if args.command == "serve":
-            return _run_serve(args.host, args.port)
+            return _run_serve(args)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -394,18 +452,53 @@ def _without_python_pointers(message: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _run_serve(host: str, port: int) -> int:
+def _run_serve(args: argparse.Namespace) -> int:
     try:
-        from .testing import serve
+        from .testing import Fault, serve
+        from .testing._emulator import bind
     except ImportError as exc:
         return _missing_extra("streamsafe serve", "server", exc)
-    print(
-        f"streamsafe emulator on http://{host}:{port} (Ctrl-C to stop)\n"
-        f"  ANTHROPIC_BASE_URL=http://{host}:{port} ANTHROPIC_API_KEY=test "
-        'streamsafe chat "hello"',
-        file=sys.stderr,
-        flush=True,
-    )
+    host: str = args.host
+    port: int = args.port
+    try:
+        faults = [Fault.parse(spec) for spec in args.fault]
+    except ValueError as exc:
+        print(f"streamsafe serve: invalid --fault: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"streamsafe serve: port {port} on {host} is already in use "
+                "(choose another with --port, or --port 0 for a free one)",
+                file=sys.stderr,
+            )
+            return EXIT_PORT_IN_USE
+        reason = exc.strerror or str(exc)
+        print(f"streamsafe serve: cannot listen on {host} port {port}: {reason}", file=sys.stderr)
+        return EXIT_OTHER
+
+    def banner(url: str) -> None:
+        print(
+            f"streamsafe emulator on {url} (Ctrl-C to stop)\n"
+            f"  ANTHROPIC_BASE_URL={url} ANTHROPIC_API_KEY=test "
+            'streamsafe chat "hello"',
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
-        serve(host, port)
+        serve(
+            event_delay=args.delay_ms / 1000,
+            ping_interval=args.ping_interval,
+            faults=faults,
+            seed=args.seed,
+            log=log,
+            sock=sock,
+            on_ready=banner,
+        )
     return EXIT_OK

@@ -11,22 +11,34 @@ streamsafe's client code, so it can test it::
         ...                                          # ...a retry gets a clean stream
         base_url = emu.url                   # "http://127.0.0.1:PORT"
 
-``Emulator(event_delay=0.0, ping_interval=None, port=0, host="127.0.0.1", aws_request_ids=False)``
+``Emulator(event_delay=0.0, ping_interval=None, port=0, host="127.0.0.1", aws_request_ids=False,
+seed=None, log=None)``
     ``event_delay``: seconds between stream events (a request overrides it with
     the header ``x-streamsafe-delay-ms``). ``ping_interval``: seconds between
     extra ``ping`` events while streaming (None: only the ping after
     message_start). ``port=0`` picks a free port. ``aws_request_ids``: see
-    *Scenarios* (also a settable attribute).
-``emu.push_fault(spec, times=1)``
-    Queue a fault for the next ``times`` requests to ``POST /v1/messages``.
+    *Scenarios* (also a settable attribute). ``seed``: see *Ids*. ``log``: a
+    callable given one line per request once its response is over (see
+    ``RecordedRequest.log_line``), called from the server thread.
+``emu.push_fault(spec, times=None)``
+    Queue a fault for the next ``times`` requests to ``POST /v1/messages``
+    (default: the spec's ``times=`` option, else 1).
 ``emu.push_raw_stream(body, content_type="text/event-stream", status=200, headers=None,
 chunk_size=None, chunk_delay=0.0)``
     Serve arbitrary bytes to the next request (same FIFO queue), in
     ``chunk_size`` pieces ``chunk_delay`` seconds apart.
 ``emu.requests`` / ``emu.pending_faults`` / ``emu.clear()``
-    The recorded requests (:class:`RecordedRequest`), the queued faults, reset both.
-``serve(host="127.0.0.1", port=8787)``
-    Run in the foreground until Ctrl+C (for ``streamsafe serve``).
+    The recorded requests (:class:`RecordedRequest`: method, path, headers,
+    body, ``fault``, ``request_id``, ``status`` set before the response's
+    headers go out, ``duration_ms`` set before its last byte, cut or reset;
+    ``log_line()``, ``to_json()``), the queued faults; ``clear()`` resets
+    both and the ``times=`` counters.
+``serve(host="127.0.0.1", port=8787, *, event_delay=0.0, ping_interval=None, faults=(),
+seed=None, log=None, sock=None, on_ready=None)``
+    Run in the foreground until Ctrl+C (for ``streamsafe serve``). The socket
+    is bound first (an ``OSError`` with ``errno.EADDRINUSE`` when the port is
+    taken); ``on_ready(url)`` is called once connections are accepted.
+    ``faults`` fills the queue.
 
 Endpoints
 ---------
@@ -45,7 +57,11 @@ body carry the same content; ids differ. ``input_tokens`` is the body size / 4.
 see *Scenarios*. Beta headers are not checked.
 ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
 Every response carries a ``request-id`` header (``req_…``); error bodies carry
-it as ``request_id`` too. A body over 32 MiB gets ``413 request_too_large``
+it as ``request_id`` too. Ids: ``req_`` and ``msg_`` ids are unique per
+emulator instance, so they differ across runs and across emulators side by
+side; with ``Emulator(seed=...)`` (``streamsafe serve --seed``) they repeat
+from run to run. The content never depends on them (``tool_use`` ids, part of
+the content, are derived from the request). A body over 32 MiB gets ``413 request_too_large``
 (the body is counted, not kept). Invalid bodies get ``400
 invalid_request_error``; unknown paths a JSON ``404 not_found_error``.
 
@@ -116,12 +132,53 @@ AWS request ids
 Choosing a fault
 ----------------
 Per request with the header ``x-streamsafe-fault: <spec>`` (both endpoints),
-or with the queue filled by ``emu.push_fault`` (``/v1/messages`` only, one
-fault popped per request that has no such header). The header
-``x-streamsafe-fault: none`` asks for a clean answer without touching the
-queue. A 413 for an oversize body is decided before any fault and pops none.
-Responses to a faulted request carry the fault back in a
-``x-streamsafe-fault`` header (except raw responses).
+or with the queue filled by ``emu.push_fault``, ``streamsafe serve --fault``
+or ``POST /_emulator/faults`` (``/v1/messages`` only, one fault popped per
+request that has no such header). The header ``x-streamsafe-fault: none``
+asks for a clean answer without touching the queue. A 413 for an oversize
+body is decided before any fault and pops none. Responses to a faulted
+request carry the fault back in a ``x-streamsafe-fault`` header (except raw
+responses).
+
+Fail N times, then recover, from any client: a header spec with ``times=N``
+(``x-streamsafe-fault: status:529;times=2``) applies to the first N requests
+carrying it; later requests carrying it get a clean answer (the queue stays
+untouched). Requests are counted per counter key, on both endpoints: the
+canonical spec (``times`` included, so ``status:529;times=2`` and
+``status:529 ; times = 2`` share a counter, ``status:529;times=3`` has its
+own), or ``key=K`` when given (``status:529;times=2;key=test-17``: one
+counter per test, so tests sharing a server need no reset; specs with the
+same key share its counter). ``emu.clear()`` and ``POST /_emulator/reset``
+reset the counters. In a queue, ``times=N`` queues the fault N times.
+
+Admin endpoints
+---------------
+For tests in any language (``streamsafe serve`` plus curl, the official SDK,
+...); JSON in and out; their requests are logged but not recorded::
+
+    POST /_emulator/faults    {"spec": "status:529", "times": 2}
+                              queue a fault (times: default the spec's, else 1;
+                              0 to 10000); answers {"pending": [spec, ...]}
+    GET  /_emulator/faults    {"pending": [spec, ...]}
+    GET  /_emulator/requests  {"requests": [{"method", "path", "status",
+                              "request_id", "fault", "duration_ms", "headers",
+                              "body_size", "json"}, ...]}   oldest first
+    POST /_emulator/reset     drop the queue, the request log and the
+                              times= counters; answers {"reset": true}
+
+An invalid fault is a 400 ``invalid_request_error``. Anyone who can reach the
+port can use them: keep the emulator on loopback.
+
+Request log
+-----------
+``streamsafe serve`` writes one line per request to stderr once its response
+is over (``Emulator(log=...)`` gets the same lines)::
+
+    POST /v1/messages 529 req_01… status:529;times=2 3ms
+
+method, path, status (``-``: the connection was closed or reset before any
+response), request id (``-`` for admin requests), the fault applied (``-``:
+none), the duration in milliseconds.
 
 Fault grammar
 -------------
@@ -129,6 +186,9 @@ Fault grammar
 
     spec     = kind [":" argument] ["@" position] *(";" name "=" value)
     position = N | "start"        N: a non-negative integer, default 0
+
+Every kind accepts ``times=N`` (N >= 1) and ``key=K`` (see *Choosing a
+fault*; after ``content_type:`` and ``empty_200:``, only as trailing options).
 
 For streams N counts the events sent before the fault strikes
 (``message_start`` is event 1, the ping after it event 2; periodic pings are

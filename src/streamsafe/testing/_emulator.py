@@ -9,7 +9,7 @@ import math
 import socket
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 import anyio.to_thread
@@ -19,7 +19,7 @@ from ._faults import Fault, RawResponse
 from ._server import build_app
 from ._state import EmulatorState, RecordedRequest
 
-__all__ = ["Emulator", "serve"]
+__all__ = ["Emulator", "bind", "serve"]
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
@@ -116,8 +116,13 @@ class Emulator:
         port: int = 0,
         host: str = "127.0.0.1",
         aws_request_ids: bool = False,
+        seed: int | str | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
-        self._state = EmulatorState(_check_delay(event_delay), _check_interval(ping_interval))
+        self._state = EmulatorState(
+            _check_delay(event_delay), _check_interval(ping_interval), seed=seed
+        )
+        self._state.log = log
         self._state.aws_request_ids = aws_request_ids
         self._host = host
         self._requested_port = port
@@ -180,16 +185,19 @@ class Emulator:
 
     # -- scripting ------------------------------------------------------------------
 
-    def push_fault(self, spec: str | Fault, times: int = 1) -> Fault:
+    def push_fault(self, spec: str | Fault, times: int | None = None) -> Fault:
         """Apply a fault to the next ``times`` requests to ``/v1/messages`` (FIFO queue).
 
-        Returns the parsed fault. A request carrying an ``x-streamsafe-fault``
-        header uses that instead and leaves the queue alone.
+        ``times`` defaults to the spec's ``times=`` option, else 1. Returns the
+        parsed fault (without ``times``). A request carrying an
+        ``x-streamsafe-fault`` header uses that instead and leaves the queue alone.
         """
-        if times < 0:
-            raise ValueError("times must not be negative")
         fault = spec if isinstance(spec, Fault) else Fault.parse(spec)
-        self._state.push_faults([fault] * times)
+        count = (fault.times or 1) if times is None else times
+        if count < 0:
+            raise ValueError("times must not be negative")
+        fault = fault.without_counter()
+        self._state.push_faults([fault] * count)
         return fault
 
     def push_raw_stream(
@@ -234,7 +242,7 @@ class Emulator:
         return self._state.requests()
 
     def clear(self) -> None:
-        """Forget the recorded requests and drop the queued faults."""
+        """Forget the recorded requests, drop the queued faults, reset ``times=`` counters."""
         self._state.clear()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -320,20 +328,7 @@ class Emulator:
     # -- internals -----------------------------------------------------------------------
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so
-        # (accepted sockets inherit it); without it Nagle adds ~40 ms per response.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            if sys.platform != "win32":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._requested_port))
-            sock.listen(128)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return bind(self._host, self._requested_port)
 
     def _run(self, server: _ThreadServer, sock: socket.socket, ready: threading.Event) -> None:
         try:
@@ -365,31 +360,83 @@ def _begin_shutdown(server: _ThreadServer) -> None:
     server.wake()
 
 
+class _ForegroundServer(uvicorn.Server):
+    """Calls ``on_ready`` once the server accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+def bind(host: str = "127.0.0.1", port: int = 8787) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one).
+
+    Raises OSError as the OS reports it: ``errno.EADDRINUSE`` when the port is taken.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so
+    # (accepted sockets inherit it); without it Nagle adds ~40 ms per response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        if sys.platform != "win32":
+            # Lets a restarted server reuse a port in TIME_WAIT; on Linux and
+            # macOS it never allows binding a port another socket listens on.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8787,
     *,
     event_delay: float = 0.0,
     ping_interval: float | None = None,
+    faults: Iterable[str | Fault] = (),
+    seed: int | str | None = None,
+    log: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
+    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the emulator in the foreground until interrupted (Ctrl+C).
 
-    Faults are chosen per request with the ``x-streamsafe-fault`` header.
+    Faults are chosen per request with the ``x-streamsafe-fault`` header, or
+    taken from a queue that ``faults`` fills (one per request to
+    ``/v1/messages``, a spec's ``times=N`` queues it N times) and the admin
+    endpoint ``POST /_emulator/faults`` extends. ``log`` receives one line per
+    request (:meth:`RecordedRequest.log_line`). The socket is bound first
+    (``sock``, or :func:`bind` with ``host`` and ``port``: OSError when that
+    fails); ``on_ready`` then receives the URL once connections are accepted.
     """
-    state = EmulatorState(_check_delay(event_delay), _check_interval(ping_interval))
+    state = EmulatorState(_check_delay(event_delay), _check_interval(ping_interval), seed=seed)
+    for spec in faults:
+        fault = spec if isinstance(spec, Fault) else Fault.parse(spec)
+        state.push_faults([fault.without_counter()] * (fault.times or 1))
+    state.log = log
+    listener = sock if sock is not None else bind(host, port)
+    bound_host, bound_port = listener.getsockname()[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    url = f"http://{shown_host}:{bound_port}"
     servers: list[uvicorn.Server] = []
     app = build_app(state, lambda: servers[0].server_state.connections if servers else ())
-    server = uvicorn.Server(
-        _config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
+    server = _ForegroundServer(
+        _config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1),
+        (lambda: on_ready(url)) if on_ready is not None else None,
     )
     servers.append(server)
     # uvicorn shuts down gracefully on Ctrl+C, then re-raises the signal.
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+    finally:
+        listener.close()

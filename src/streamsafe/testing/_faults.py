@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = [
@@ -78,6 +78,8 @@ _POSITIONED: frozenset[str] = frozenset(
 )
 _START_OK: frozenset[str] = frozenset({"truncate", "reset", "stall"})
 _STATUS_KINDS: frozenset[str] = frozenset({"status", "html", "empty"})
+# Options every kind accepts.
+_COUNTER_OPTIONS: frozenset[str] = frozenset({"times", "key"})
 # Options each kind accepts (besides its argument and position).
 _OPTIONS: Mapping[str, frozenset[str]] = {
     "none": frozenset(),
@@ -161,6 +163,11 @@ class Fault:
     every: float = DEFAULT_PING_EVERY
     content_type: str | None = None
     raw: RawResponse | None = None
+    #: ``times=N``: in the ``x-streamsafe-fault`` header, apply the fault to the
+    #: first N requests carrying it (see :attr:`counter_key`); in a queue, N copies.
+    times: int | None = None
+    #: ``key=K``: names the ``times`` counter (default: the spec itself).
+    key: str | None = None
 
     def __post_init__(self) -> None:
         kind = self.kind
@@ -185,6 +192,12 @@ class Fault:
             raise ValueError(f"seconds must be a non-negative number: {self.seconds!r}")
         if not math.isfinite(self.every) or self.every <= 0:
             raise ValueError(f"every must be a positive number: {self.every!r}")
+        if self.times is not None and (
+            isinstance(self.times, bool) or not isinstance(self.times, int) or self.times < 1
+        ):
+            raise ValueError(f"times must be a positive integer: {self.times!r}")
+        if self.key is not None and (not self.key or any(c in self.key for c in ";\r\n")):
+            raise ValueError(f"key must be a non-empty string without ';': {self.key!r}")
 
     @property
     def position(self) -> int | None:
@@ -197,14 +210,16 @@ class Fault:
         text = spec.strip()
         if not text:
             raise ValueError("empty fault spec")
-        head, sep, rest = text.partition(":")
-        head = head.strip()
-        # These two take the rest of the spec verbatim: media types contain ';'.
-        if head in ("content_type", "empty_200"):
-            media = rest.strip() if sep else None
-            if head == "content_type":
-                return cls("content_type", content_type=media)
-            return cls("empty_200", content_type=media or None)
+        # These two take the rest of the spec verbatim (media types contain ';'),
+        # except trailing ``times=`` / ``key=`` options.
+        for verbatim in ("content_type", "empty_200"):
+            if text != verbatim and not text.startswith((f"{verbatim}:", f"{verbatim};")):
+                continue
+            tail = text[len(verbatim) :]
+            media, counter = _peel_counter_options(tail.removeprefix(":"), spec)
+            if tail.startswith(";") and media:
+                raise ValueError(f"{verbatim} does not accept {media!r}: {spec!r}")
+            return cls(verbatim, content_type=media or None, **counter)  # type: ignore[arg-type]
         head, *option_texts = text.split(";")
         main, at_sep, position_text = head.partition("@")
         kind, arg_sep, argument = main.partition(":")
@@ -236,12 +251,14 @@ class Fault:
                 continue
             name, eq, value = option_text.partition("=")
             name, value = name.strip(), value.strip()
-            if name not in allowed:
+            if name not in allowed and name not in _COUNTER_OPTIONS:
                 raise ValueError(f"{kind} does not accept option {name!r}: {spec!r}")
             if not eq:
                 raise ValueError(f"option {name!r} needs a value: {spec!r}")
             if name in ("seconds", "every"):
                 values[name] = _parse_float(value, name, spec)
+            elif name == "times":
+                values[name] = _parse_int(value, name, spec)
             elif name == "should_retry":
                 if value.lower() not in ("true", "false"):
                     raise ValueError(f"should_retry must be true or false: {spec!r}")
@@ -258,6 +275,23 @@ class Fault:
     @property
     def spec(self) -> str:
         """The canonical string form of this fault."""
+        counter: list[str] = []
+        if self.times is not None:
+            counter.append(f"times={self.times}")
+        if self.key is not None:
+            counter.append(f"key={self.key}")
+        return ";".join([self._main_spec(), *counter])
+
+    @property
+    def counter_key(self) -> str:
+        """What a header fault's ``times`` counter is keyed by: ``key=`` or the spec."""
+        return self.key if self.key is not None else self.spec
+
+    def without_counter(self) -> Fault:
+        """This fault without its ``times`` and ``key`` options."""
+        return replace(self, times=None, key=None)
+
+    def _main_spec(self) -> str:
         kind = self.kind
         if kind == "content_type":
             return f"content_type:{self.content_type}"
@@ -299,6 +333,20 @@ class Fault:
         if self.error_type is not None:
             return self.error_type
         return error_type_for_status(self.status or 500)
+
+
+def _peel_counter_options(text: str, spec: str) -> tuple[str, dict[str, object]]:
+    """Split trailing ``;times=N`` / ``;key=K`` off a verbatim media type."""
+    counter: dict[str, object] = {}
+    while True:
+        rest, sep, last = text.rpartition(";")
+        name, eq, value = last.partition("=")
+        name = name.strip()
+        if not sep or not eq or name not in _COUNTER_OPTIONS or name in counter:
+            return text.strip(), counter
+        value = value.strip()
+        counter[name] = _parse_int(value, name, spec) if name == "times" else value
+        text = rest
 
 
 def _parse_position(text: str, spec: str) -> Position:

@@ -37,6 +37,7 @@ import math
 import socket
 import struct
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
@@ -50,12 +51,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ._admin import admin_routes
 from ._content import (
     REFUSAL_CATEGORIES,
     Event,
     dump_json,
     encode_sse,
-    make_id,
     message_object,
     plan_response,
     stream_events,
@@ -137,6 +138,7 @@ def build_app(state: EmulatorState, connections: ConnectionsGetter | None = None
         routes=[
             Route("/v1/messages", _Asgi(handler.messages), methods=["POST"]),
             Route("/v1/messages/count_tokens", _Asgi(handler.count_tokens), methods=["POST"]),
+            *admin_routes(state),
         ],
         exception_handlers={HTTPException: handler.http_exception},
     )
@@ -293,6 +295,7 @@ class _Handler:
         await self._serve(scope, receive, send, self._answer_count_tokens, from_queue=False)
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
+        started = time.perf_counter()
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         extra = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         _, request_id = self._state.next_request_id()
@@ -300,17 +303,19 @@ class _Handler:
             body, size = await _read_body(request.receive)
         except _ClientGone:
             body, size = b"", 0
-        self._state.record(
-            RecordedRequest(
-                method=request.method,
-                path=request.url.path,
-                headers=_header_dict(request.scope),
-                body_size=size,
-                json=_parse_json(body),
-                fault=None,
-                request_id=request_id,
-            )
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.url.path,
+            headers=_header_dict(request.scope),
+            body_size=size,
+            json=_parse_json(body),
+            fault=None,
+            request_id=request_id,
+            status=status,
+            duration_ms=_elapsed_ms(started),
         )
+        self._state.record(recorded)
+        self._state.emit(recorded.log_line())
         error_type = error_type_for_status(status) if status != 405 else "invalid_request_error"
         message = (
             f"Not found: {request.method} {request.url.path}"
@@ -338,13 +343,14 @@ class _Handler:
         *,
         from_queue: bool,
     ) -> None:
+        tracker = _Tracker(self._state, time.perf_counter())
         number, request_id = self._state.next_request_id()
         headers = _header_dict(scope)
         try:
             body, size = await _read_body(receive)
         except _ClientGone:
             return
-        exchange = _Exchange(scope, receive, send, request_id, self._connections)
+        exchange = _Exchange(scope, receive, send, request_id, self._connections, tracker)
         exchange.request_headers = headers
         if _wants_aws(self._state, headers):
             exchange.aws_request_id = _aws_request_id(request_id)
@@ -352,7 +358,7 @@ class _Handler:
 
         async def respond() -> None:
             if body is None:
-                self._record(scope, headers, size, None, None, request_id)
+                self._record(tracker, scope, headers, size, None, None, request_id)
                 await exchange.error_response(
                     413,
                     "request_too_large",
@@ -363,18 +369,22 @@ class _Handler:
                 fault = self._choose_fault(headers, from_queue=from_queue)
                 exchange.event_delay = self._event_delay(headers)
             except _BadRequest as exc:
-                self._record(scope, headers, size, payload, None, request_id)
+                self._record(tracker, scope, headers, size, payload, None, request_id)
                 await exchange.error_response(400, "invalid_request_error", str(exc))
                 return
-            self._record(scope, headers, size, payload, fault, request_id)
+            self._record(tracker, scope, headers, size, payload, fault, request_id)
             exchange.fault = fault
             exchange.ping_interval = self._state.ping_interval
             await answer(exchange, payload, fault, size, number)
 
-        await exchange.run(respond)
+        try:
+            await exchange.run(respond)
+        finally:
+            tracker.finish()
 
     def _record(
         self,
+        tracker: _Tracker,
         scope: Scope,
         headers: dict[str, str],
         size: int,
@@ -382,17 +392,16 @@ class _Handler:
         fault: Fault | None,
         request_id: str,
     ) -> None:
-        self._state.record(
-            RecordedRequest(
-                method=str(scope.get("method", "")),
-                path=str(scope.get("path", "")),
-                headers=headers,
-                body_size=size,
-                json=payload,
-                fault=fault,
-                request_id=request_id,
-            )
+        entry = RecordedRequest(
+            method=str(scope.get("method", "")),
+            path=str(scope.get("path", "")),
+            headers=headers,
+            body_size=size,
+            json=payload,
+            fault=fault,
+            request_id=request_id,
         )
+        tracker.record(entry)
 
     def _choose_fault(self, headers: Mapping[str, str], *, from_queue: bool) -> Fault | None:
         spec = headers.get(FAULT_HEADER)
@@ -402,6 +411,8 @@ class _Handler:
                 fault = Fault.parse(spec)
             except ValueError as exc:
                 raise _BadRequest(f"{FAULT_HEADER}: {exc}") from None
+            if not self._state.count_header_fault(fault):
+                fault = None  # its `times` are used up: a clean answer
         elif from_queue:
             fault = self._state.pop_fault()
         else:
@@ -441,7 +452,7 @@ class _Handler:
                 400, "invalid_request_error", f"{REFUSAL_HEADER}: expected one of {choices}"
             )
             return
-        message_id = make_id("msg", number)
+        message_id = self._state.make_id("msg", number)
         model = str(request["model"])
         input_tokens = max(1, size // 4)
         plan = plan_response(request, input_tokens=input_tokens, refusal=refusal)
@@ -482,6 +493,42 @@ class _Handler:
             await exchange.json_body(body)
 
 
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+class _Tracker:
+    """Completes a request's record: status when headers go out, duration at the end.
+
+    Both are set before the client can see them (before the headers, before the
+    last byte or the reset), so a client reading the request log right after its
+    response finds them; the log line is emitted once, at the end.
+    """
+
+    def __init__(self, state: EmulatorState, started: float) -> None:
+        self._state = state
+        self._started = started
+        self._entry: RecordedRequest | None = None
+        self._status: int | None = None
+        self._done = False
+
+    def record(self, entry: RecordedRequest) -> None:
+        self._state.record(entry)
+        self._entry = entry
+
+    def set_status(self, status: int) -> None:
+        self._status = status
+        if self._entry is not None:
+            self._entry = self._state.update(self._entry, status=status)
+
+    def finish(self) -> None:
+        if self._done or self._entry is None:
+            return
+        self._done = True
+        self._entry = self._state.update(self._entry, duration_ms=_elapsed_ms(self._started))
+        self._state.emit(self._entry.log_line())
+
+
 def _parse_json(body: bytes | None) -> Any:
     if not body:
         return None
@@ -514,11 +561,13 @@ class _Exchange:
         send: Send,
         request_id: str,
         connections: ConnectionsGetter,
+        tracker: _Tracker | None = None,
     ) -> None:
         self._scope = scope
         self._receive = receive
         self._send = send
         self._connections = connections
+        self._tracker = tracker
         self.request_id = request_id
         self.request_headers: Mapping[str, str] = {}
         self.aws_request_id: str | None = None
@@ -562,6 +611,8 @@ class _Exchange:
         self, status: int, headers: Sequence[tuple[str, str]], *, base: bool = True
     ) -> None:
         all_headers = [*(self._base_headers() if base else []), *headers]
+        if self._tracker is not None:
+            self._tracker.set_status(status)
         await self._send(
             {
                 "type": "http.response.start",
@@ -586,9 +637,14 @@ class _Exchange:
             await self._send({"type": "http.response.body", "body": data, "more_body": True})
             self._sent_bytes += len(data)
 
+    def _finish_record(self) -> None:
+        if self._tracker is not None:
+            self._tracker.finish()
+
     async def end(self) -> None:
         if not self._complete:
             self._complete = True
+            self._finish_record()
             await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def full_response(
@@ -602,6 +658,7 @@ class _Exchange:
         head += [*headers, ("content-length", str(len(body)))]
         await self.start(status, head)
         self._complete = True
+        self._finish_record()
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def error_response(
@@ -660,6 +717,7 @@ class _Exchange:
         if sock is not None:
             linger = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        self._finish_record()
         if isinstance(transport, asyncio.WriteTransport):
             transport.abort()
         else:  # pragma: no cover - every stream transport is a WriteTransport
@@ -670,6 +728,7 @@ class _Exchange:
         transport = self._transport()
         if transport is None:
             raise RuntimeError("streamsafe emulator: cannot reach the connection to close it")
+        self._finish_record()
         transport.close()
         await self._await_disconnect()
 
