@@ -389,6 +389,8 @@ class AsyncBatches:
             max_poll_interval=max_poll_interval,
             backoff=self._client._config.retry.backoff,
         )
+        if isinstance(batch, MessageBatch):
+            waiter.batch = batch  # progress can be reported from the first poll on
         request = self._requests.get(_path(batch_id), extra_headers)
         try:
             while True:
@@ -705,6 +707,8 @@ class Batches:
             max_poll_interval=max_poll_interval,
             backoff=self._client._config.retry.backoff,
         )
+        if isinstance(batch, MessageBatch):
+            waiter.batch = batch  # progress can be reported from the first poll on
         request = self._requests.get(_path(batch_id), extra_headers)
         try:
             while True:

@@ -50,6 +50,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from ._batches import batch_routes
 from ._content import (
     REFUSAL_CATEGORIES,
     Event,
@@ -137,6 +138,7 @@ def build_app(state: EmulatorState, connections: ConnectionsGetter | None = None
         routes=[
             Route("/v1/messages", _Asgi(handler.messages), methods=["POST"]),
             Route("/v1/messages/count_tokens", _Asgi(handler.count_tokens), methods=["POST"]),
+            *batch_routes(state),
         ],
         exception_handlers={HTTPException: handler.http_exception},
     )
