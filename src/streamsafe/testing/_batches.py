@@ -38,15 +38,15 @@ The header ``x-streamsafe-batch`` on the create request scripts the batch
     ``/ra=SECONDS`` (a ``retry-after`` header), ``reset`` (a TCP reset
     before any response) or ``stall/SECONDS`` (no answer for that long).
 ``cut=K1,K2,...``
-    The successive results downloads are cut (connection closed) after K
-    bytes of body.
+    The successive results downloads are cut (connection closed) at byte K
+    of the results file (a ranged download starting past K: at once).
 ``range=0``
     Ignore ``Range`` (answer 200 with the whole file, no ``accept-ranges``).
 ``retry_after=SECONDS``
     Send ``retry-after`` on every successful poll while the batch runs.
 
-Cancelling moves the batch to ``canceling``; it ends after one emulated
-minute (items done by then keep their outcome, the others are
+Cancelling moves the batch to ``canceling``; it ends five emulated
+seconds later (items done by then keep their outcome, the others are
 ``canceled``).
 """
 
@@ -80,7 +80,7 @@ BATCH_HEADER = "x-streamsafe-batch"
 MAX_BATCH_BYTES = 256 * 1024 * 1024
 MAX_BATCH_REQUESTS = 100_000
 _EXPIRY = 24 * 3600.0
-_CANCEL_DELAY = 60.0
+_CANCEL_DELAY = 5.0
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _JSON = "application/json"
 
@@ -247,7 +247,7 @@ class _BatchApp:
     def routes(self) -> list[Route]:
         base = "/v1/messages/batches"
         return [
-            Route(base, _Endpoint(self, self.create), methods=["POST"]),
+            Route(base, _Endpoint(self, self.create, reads_body=True), methods=["POST"]),
             Route(base, _Endpoint(self, self.list), methods=["GET"]),
             Route(base + "/{batch_id}", _Endpoint(self, self.retrieve), methods=["GET"]),
             Route(base + "/{batch_id}", _Endpoint(self, self.delete), methods=["DELETE"]),
@@ -375,7 +375,7 @@ class _BatchApp:
             )
             batch.results = b"".join(_result_row(batch, i) for i in order)
         body = batch.results
-        status, headers = 200, [("content-type", "application/x-jsonl")]
+        status, start, headers = 200, 0, [("content-type", "application/x-jsonl")]
         match = re.fullmatch(r"bytes=(\d+)-", call.headers.get("range", "").strip())
         if batch.ranges:
             headers.append(("accept-ranges", "bytes"))
@@ -385,7 +385,7 @@ class _BatchApp:
                     raise _Refused(416, "Requested range not satisfiable.")
                 headers.append(("content-range", f"bytes {start}-{len(body) - 1}/{len(body)}"))
                 status, body = 206, body[start:]
-        cut = batch.cuts.popleft() if batch.cuts else None
+        cut = max(0, batch.cuts.popleft() - start) if batch.cuts else None
         await call.send_body(status, body, headers, cut=cut)
 
 
@@ -398,8 +398,8 @@ class _Call:
     send: Send
     request_id: str
     headers: dict[str, str]
+    record: Callable[[int], None]
     size: int = 0
-    payload: Any = None
 
     @property
     def base_url(self) -> str:
@@ -422,6 +422,7 @@ class _Call:
                 chunks.append(chunk)
             if not message.get("more_body", False) or self.size > limit + (64 << 20):
                 break
+        self.record(self.size)
         return b"".join(chunks) if keep else None
 
     async def start(self, status: int, headers: list[tuple[str, str]]) -> None:
@@ -478,11 +479,22 @@ class _Call:
 
 
 class _Endpoint:
-    """An ASGI app for one batch endpoint: records the request, turns refusals into errors."""
+    """An ASGI app for one batch endpoint: records the request, turns refusals into errors.
 
-    def __init__(self, app: _BatchApp, handler: Callable[[_Call], Awaitable[None]]) -> None:
+    The request is recorded before it is answered (once its body is read), so a
+    client that has its answer finds it in ``emu.requests``.
+    """
+
+    def __init__(
+        self,
+        app: _BatchApp,
+        handler: Callable[[_Call], Awaitable[None]],
+        *,
+        reads_body: bool = False,
+    ) -> None:
         self._app = app
         self._handler = handler
+        self._reads_body = reads_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._app._state
@@ -490,7 +502,23 @@ class _Endpoint:
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers", []):
             headers[bytes(raw_name).decode("latin-1").lower()] = bytes(raw_value).decode("latin-1")
-        call = _Call(scope, receive, send, request_id, headers)
+
+        def record(size: int) -> None:
+            state.record(
+                RecordedRequest(
+                    method=str(scope.get("method", "")),
+                    path=str(scope.get("path", "")),
+                    headers=headers,
+                    body_size=size,
+                    json=None,
+                    fault=None,
+                    request_id=request_id,
+                )
+            )
+
+        call = _Call(scope, receive, send, request_id, headers, record)
+        if not self._reads_body:
+            record(0)
         try:
             await self._handler(call)
         except _Refused as refused:
@@ -502,18 +530,6 @@ class _Endpoint:
             await call.json(refused.status, body, refused.headers)
         except _Gone:
             pass
-        finally:
-            state.record(
-                RecordedRequest(
-                    method=str(scope.get("method", "")),
-                    path=str(scope.get("path", "")),
-                    headers=headers,
-                    body_size=call.size,
-                    json=None,
-                    fault=None,
-                    request_id=request_id,
-                )
-            )
 
 
 def batch_routes(state: EmulatorState) -> list[Route]:
