@@ -8,6 +8,8 @@
   ``--base-url``) to stdout; an error becomes one line on stderr and an exit
   code that names its class (see :data:`EXIT_CODES`).
 * ``streamsafe serve`` runs the emulator in the foreground.
+* ``streamsafe batch submit|wait|results|resubmit`` drives Message Batches
+  (see :mod:`streamsafe._batch_cli`).
 
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
@@ -23,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._batch_cli import add_batch_parser, run_batch
 from ._client import DEFAULT_BASE_URL
 from ._errors import (
     APIConnectionError,
@@ -199,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PORT,
         help="the TCP port to listen on (default: %(default)s)",
     )
+    add_batch_parser(commands, _formatter)
     return parser
 
 
@@ -252,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_chat(args)
         if args.command == "serve":
             return _run_serve(args.host, args.port)
+        if args.command == "batch":
+            return run_batch(args, exit_code_for)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
