@@ -42,7 +42,7 @@ from streamsafe import (
     RateLimitError,
     RequestTooLargeError,
 )
-from streamsafe.testing import Emulator
+from streamsafe.testing import BATCH_HEADER, Emulator
 from test_reliability_support import busy_connections
 
 pytestmark = pytest.mark.anyio
@@ -67,7 +67,7 @@ CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
     "overloaded_error": OverloadedError,
 }
 RETRYABLE_TYPES = {"rate_limit_error", "api_error", "timeout_error", "overloaded_error"}
-BATCH = "x-streamsafe-batch"
+BATCH = BATCH_HEADER
 #: Fast clock: 60 emulated seconds of processing take 0.1 s.
 QUICK = "speed=600;duration=60"
 
