@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import time
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -45,6 +46,7 @@ from ._batch_models import (
     MessageBatch,
     decode_batch,
 )
+from ._client import _aretry, _json_result, _retry
 from ._errors import APIError, MalformedEventError, error_from_response
 from ._jsonl import DEFAULT_MAX_LINE_BYTES
 from ._sse import transport_error
@@ -110,7 +112,9 @@ class _Requests:
             "headers": self.config.headers(extra),
         }
 
-    def results(self, path: str, download: ResultsDownload, extra: Mapping[str, str] | None) -> Any:
+    def results(
+        self, path: str, download: ResultsDownload, extra: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         headers = {**(extra or {}), **download.request_headers()}
         return {
             "method": "GET",
@@ -274,8 +278,6 @@ class AsyncBatches:
         self._requests = _Requests(client._config)
 
     async def _call(self, request: dict[str, Any], *, retry: bool = True) -> httpx.Response:
-        from ._client import _aretry
-
         async def attempt() -> httpx.Response:
             try:
                 response = await self._client._http.request(**request)
@@ -290,8 +292,6 @@ class AsyncBatches:
         )
 
     async def _json(self, request: dict[str, Any], *, retry: bool = True) -> Any:
-        from ._client import _json_result
-
         return _json_result(await self._call(request, retry=retry))
 
     async def create(
@@ -397,8 +397,6 @@ class AsyncBatches:
                 delay: float | None
                 try:
                     response = await self._call(request, retry=False)
-                    from ._client import _json_result
-
                     delay = waiter.after_batch(
                         decode_batch(_json_result(response)), response.headers
                     )
@@ -596,8 +594,6 @@ class BatchResults:
 
 
 def _sleep(seconds: float) -> None:
-    import time
-
     time.sleep(seconds)
 
 
@@ -609,8 +605,6 @@ class Batches:
         self._requests = _Requests(client._config)
 
     def _call(self, request: dict[str, Any], *, retry: bool = True) -> httpx.Response:
-        from ._client import _retry
-
         def attempt() -> httpx.Response:
             try:
                 response = self._client._http.request(**request)
@@ -623,8 +617,6 @@ class Batches:
         return _retry(self._client._config, f"{request['method']} {request['url'].path}", attempt)
 
     def _json(self, request: dict[str, Any], *, retry: bool = True) -> Any:
-        from ._client import _json_result
-
         return _json_result(self._call(request, retry=retry))
 
     def create(
@@ -698,8 +690,6 @@ class Batches:
     ) -> MessageBatch:
         """Poll until the batch has ended; see :meth:`AsyncBatches.wait` (Ctrl-C cancels
         the remote batch with ``cancel_on_exit``)."""
-        from ._client import _json_result
-
         batch_id = _batch_id(batch)
         waiter = Waiter(
             timeout=timeout,
