@@ -21,7 +21,8 @@ from ._batch_models import (
     MessageBatch,
     MessageBatchRequestCounts,
 )
-from ._batches import AsyncBatches, AsyncBatchResults, Batches, BatchResults
+from ._batches import AsyncBatches, AsyncBatchResults
+from ._batches_sync import Batches, BatchResults
 from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS, AsyncClient, Client
 from ._decoder import SSEDecoder
 from ._error_codes import (

@@ -55,7 +55,8 @@ from ._transport import default_async_client, default_sync_client, has_keepalive
 from ._version import __version__ as _version
 
 if TYPE_CHECKING:
-    from ._batches import AsyncBatches, Batches
+    from ._batches import AsyncBatches
+    from ._batches_sync import Batches
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -501,7 +502,7 @@ class Messages:
     @cached_property
     def batches(self) -> Batches:
         """The Message Batches API (see :class:`~streamsafe.Batches`)."""
-        from ._batches import Batches
+        from ._batches_sync import Batches
 
         return Batches(self._client)
 
