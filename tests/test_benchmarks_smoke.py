@@ -64,3 +64,12 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
     assert "All checks passed" in report
     assert (tmp_path / "scaling.png").stat().st_size > 0
     assert (tmp_path / "latest.json").exists()
+
+
+def test_batch_results_benchmark_agrees_with_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench_batches at a tiny size: every contestant returns the same rows (speed not asserted)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("bench_batches")
+    numbers = bench.main(["--rows", "60", "--repeat", "1", "--memory-mb", "1"])
+    assert set(numbers) == {"rows", "line", "memory"}
+    assert numbers["memory"]["peak_mb"] < 5

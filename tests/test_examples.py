@@ -22,6 +22,13 @@ EXPECTED: dict[str, list[str]] = {
         r"^message_delta\s+stop_reason=end_turn",
         r"^message_stop$",
     ],
+    "batches.py": [
+        r"^  ended: 4/4 done, \d+ polls$",
+        r"^question-0: '\S",
+        r"^errored-overloaded_error-1: OverloadedError retryable=True$",
+        r"^batch msgbatch_\w+ ended after 0 resumed downloads$",
+        r"^resubmitted 1 item\(s\) as msgbatch_\w+$",
+    ],
     "final_message.py": [r"^stop reason: end_turn$", r"^request id:\s+req_", r"^text:\s+\S"],
     "text_stream.py": [r"^\[\d+ tokens, stop_reason=end_turn\]$"],
     "long_request.py": [r"^received [\d,]+ characters in ", r"^usage: \d+ input, \d+ output"],

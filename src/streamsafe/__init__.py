@@ -9,6 +9,20 @@ exports at its top level.
 """
 
 from ._accumulate import MessageAccumulator
+from ._batch_core import BatchProgress
+from ._batch_models import (
+    BatchCanceled,
+    BatchErrored,
+    BatchExpired,
+    BatchOtherResult,
+    BatchResult,
+    BatchSucceeded,
+    DeletedMessageBatch,
+    MessageBatch,
+    MessageBatchRequestCounts,
+)
+from ._batches import AsyncBatches, AsyncBatchResults
+from ._batches_sync import Batches, BatchResults
 from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS, AsyncClient, Client
 from ._decoder import SSEDecoder
 from ._error_codes import (
@@ -40,6 +54,8 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BatchRequestError,
+    BatchWaitTimeoutError,
     BillingError,
     ClientClosedRequestError,
     ConflictError,
@@ -50,6 +66,7 @@ from ._errors import (
     HTTPNotImplementedError,
     IncompleteStreamError,
     InternalServerError,
+    LineTooLargeError,
     MalformedEventError,
     NotFoundError,
     OverloadedError,
@@ -133,6 +150,23 @@ from ._transport import (
 from ._version import __version__
 
 __all__ = [
+    "BatchProgress",
+    "BatchCanceled",
+    "BatchErrored",
+    "BatchExpired",
+    "BatchOtherResult",
+    "BatchResult",
+    "BatchSucceeded",
+    "DeletedMessageBatch",
+    "MessageBatch",
+    "MessageBatchRequestCounts",
+    "AsyncBatches",
+    "AsyncBatchResults",
+    "Batches",
+    "BatchResults",
+    "BatchRequestError",
+    "BatchWaitTimeoutError",
+    "LineTooLargeError",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_LIMITS",
     "DEFAULT_READ_TIMEOUT",

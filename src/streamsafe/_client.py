@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import anyio
 import httpx
@@ -53,6 +53,10 @@ from ._stream import (
 )
 from ._transport import default_async_client, default_sync_client, has_keepalive
 from ._version import __version__ as _version
+
+if TYPE_CHECKING:
+    from ._batches import AsyncBatches
+    from ._batches_sync import Batches
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -280,6 +284,13 @@ class AsyncMessages:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    @cached_property
+    def batches(self) -> AsyncBatches:
+        """The Message Batches API (see :class:`~streamsafe.AsyncBatches`)."""
+        from ._batches import AsyncBatches
+
+        return AsyncBatches(self._client)
+
     def stream(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
     ) -> AsyncMessageStreamManager:
@@ -487,6 +498,13 @@ class Messages:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+
+    @cached_property
+    def batches(self) -> Batches:
+        """The Message Batches API (see :class:`~streamsafe.Batches`)."""
+        from ._batches_sync import Batches
+
+        return Batches(self._client)
 
     def stream(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any

@@ -7,6 +7,8 @@
    an in-stream ``overloaded_error``): the client retries, the caller sees
    one clean message.
 4. The drop-in ``messages.create()`` returns a long message.
+5. A Message Batch (``_demo_batches``): failed polls survived, a cut
+   download resumed, an errored item typed.
 
 Everything runs on loopback with no API key, in about ten seconds. Output goes
 through rich: coloured on a terminal, plain text when piped (CI logs).
@@ -29,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._client import AsyncClient
+from ._demo_batches import batch_scene
 from ._errors import APIError, OverloadedError
 from ._events import ContentBlockDeltaEvent, MessageDeltaEvent, TextDelta
 from ._retry import Backoff
@@ -95,6 +98,7 @@ class _Demo:
                     await self.error_mid_stream(client)
                     await self.retry_before_content(client, emu)
                     await self.drop_in_create(client)
+                    await batch_scene(self, client, 5, _DemoFailure)
         except _DemoFailure as failure:
             reason = escape(str(failure))
             console.print(f"\n[bold red]✗ the demo did not go as expected:[/] {reason}")

@@ -35,9 +35,11 @@ Every exception streamsafe raises derives from :class:`StreamsafeError`
     │   └── StreamProtocolError       the bytes arrived but make no sense
     │       ├── MalformedEventError   bad JSON, wrong shape, a delta for a block never started
     │       ├── EventTooLargeError    an SSE line or event over ``max_event_bytes``
-    │       └── UnexpectedContentTypeError   a 2xx that is not ``text/event-stream``
-    │                                        (also an ``httpx_sse.SSEError``)
-    └── (nothing else)
+    │       ├── UnexpectedContentTypeError   a 2xx that is not ``text/event-stream``
+    │       │                                (also an ``httpx_sse.SSEError``)
+    │       └── LineTooLargeError     a JSON line of batch results over ``max_line_bytes``
+    ├── BatchRequestError             a batch refused locally, nothing sent (also a ValueError)
+    └── BatchWaitTimeoutError         a batch did not end in time (also a TimeoutError)
 
 Below the status classes sit about 140 error-code classes, defined in
 :mod:`streamsafe._error_codes`: one per ``(status, error.details.error_code)``
@@ -55,6 +57,10 @@ nothing else: the HTTP path (a non-2xx response) and the in-stream path (an
 ``RampLimitExceededError`` both ways. Every status error carries
 ``error_code``, ``details``, ``request_id``, ``aws_request_id`` and
 ``workspace_id`` besides its status and type.
+
+An ``errored`` row of Message Batch results raises (or carries) the class a
+live call with the same error would raise, through the same mapping, with
+the row's ``custom_id`` and ``request_id`` attached.
 
 Every exception that interrupts a message stream carries what was received
 before it: ``partial_message`` (the accumulated :class:`~streamsafe.Message`,
@@ -88,6 +94,8 @@ __all__ = [
     "AnthropicError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchRequestError",
+    "BatchWaitTimeoutError",
     "BillingError",
     "ClientClosedRequestError",
     "ConflictError",
@@ -98,6 +106,7 @@ __all__ = [
     "HTTPNotImplementedError",
     "IncompleteStreamError",
     "InternalServerError",
+    "LineTooLargeError",
     "MalformedEventError",
     "NotFoundError",
     "OverloadedError",
@@ -147,6 +156,8 @@ class APIError(StreamsafeError):
     """
 
     retryable: bool = False
+    #: The ``custom_id`` of the batch item, for the error of an ``errored`` batch result.
+    custom_id: str | None = None
 
     def __init__(
         self,
@@ -392,6 +403,40 @@ class EventTooLargeError(StreamProtocolError):
 
 class UnexpectedContentTypeError(StreamProtocolError, SSEError):
     """A 2xx response whose content type is not ``text/event-stream``."""
+
+
+class LineTooLargeError(StreamProtocolError):
+    """A line of a JSON Lines body (batch results) grew beyond ``max_line_bytes``."""
+
+
+class BatchRequestError(StreamsafeError, ValueError):
+    """A Message Batch refused before sending: a bad or duplicate ``custom_id``,
+    too many requests, ``stream`` set in ``params``, a malformed item.
+
+    ``index`` and ``custom_id`` name the offending item (``None`` when the
+    batch as a whole is at fault).
+    """
+
+    def __init__(self, message: str, *, index: int | None = None, custom_id: object = None):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.custom_id = custom_id
+
+
+class BatchWaitTimeoutError(StreamsafeError, TimeoutError):
+    """Waiting for a Message Batch ended before the batch did.
+
+    Raised when the caller's ``timeout`` passed, or when the batch's
+    ``expires_at`` passed long ago and it still has not ended. ``batch`` is
+    the last state seen (``None`` if no poll succeeded); the batch itself keeps
+    running unless it was cancelled.
+    """
+
+    def __init__(self, message: str, *, batch: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.batch = batch
 
 
 # ---------------------------------------------------------------------------

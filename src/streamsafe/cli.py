@@ -1,4 +1,4 @@
-"""The ``streamsafe`` command: ``demo``, ``chat`` and ``serve``.
+"""The ``streamsafe`` command: ``demo``, ``chat``, ``serve`` and ``batch``.
 
 * ``streamsafe demo`` runs the embedded emulator and shows, in about ten
   seconds and with no network or API key, a live stream, a typed in-stream
@@ -10,6 +10,8 @@
 * ``streamsafe serve`` runs the emulator in the foreground: it prints its URL
   once it accepts connections, then one line per request on stderr; exit code
   10 (:data:`EXIT_PORT_IN_USE`) when the port is taken.
+* ``streamsafe batch submit|wait|results|resubmit`` drives Message Batches
+  (see :mod:`streamsafe._batch_cli`).
 
 The ``demo`` needs the ``cli`` extra (rich) and ``demo``/``serve`` the
 ``server`` extra (uvicorn, starlette); both are imported only by the command
@@ -29,6 +31,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._batch_cli import add_batch_parser, run_batch
 from ._client import DEFAULT_BASE_URL
 from ._errors import (
     APIConnectionError,
@@ -245,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed", metavar="S", help="make request and message ids repeat across runs"
     )
+    add_batch_parser(commands, _formatter)
     return parser
 
 
@@ -318,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_chat(args)
         if args.command == "serve":
             return _run_serve(args)
+        if args.command == "batch":
+            return run_batch(args, exit_code_for)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -56,6 +56,12 @@ body carry the same content; ids differ. ``input_tokens`` is the body size / 4.
 ``stop_sequences``, ``fallbacks``, ``context_management`` and eager tools:
 see *Scenarios*. Beta headers are not checked.
 ``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
+``/v1/messages/batches`` (create, list, retrieve, cancel, delete, results):
+the Message Batches API with a fast clock, per-item outcomes by ``custom_id``
+prefix (``errored-<type>-``, ``expired-``, ``canceled-``), faults on polls
+and cut result downloads scripted by the ``x-streamsafe-batch`` header
+(:data:`BATCH_HEADER`) of the create request; see
+:mod:`streamsafe.testing._batches`.
 Every response carries a ``request-id`` header (``req_…``); error bodies carry
 it as ``request_id`` too. Ids: ``req_`` and ``msg_`` ids are unique per
 emulator instance, so they differ across runs and across emulators side by
@@ -265,6 +271,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
         "streamsafe.testing needs the 'server' extra: pip install 'streamsafe[server]'"
     ) from _exc
 
+from ._batches import BATCH_HEADER
 from ._content import REFUSAL_MAGIC_STRING
 from ._emulator import Emulator, serve
 from ._faults import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Fault, RawResponse
@@ -280,6 +287,7 @@ from ._state import RecordedRequest
 
 __all__ = [
     "AWS_HEADER",
+    "BATCH_HEADER",
     "AWS_REQUEST_ID_HEADER",
     "DELAY_HEADER",
     "ERROR_TYPES",

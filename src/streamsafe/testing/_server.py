@@ -52,6 +52,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ._admin import admin_routes
+from ._batches import batch_routes
 from ._content import (
     REFUSAL_CATEGORIES,
     Event,
@@ -139,6 +140,7 @@ def build_app(state: EmulatorState, connections: ConnectionsGetter | None = None
             Route("/v1/messages", _Asgi(handler.messages), methods=["POST"]),
             Route("/v1/messages/count_tokens", _Asgi(handler.count_tokens), methods=["POST"]),
             *admin_routes(state),
+            *batch_routes(state),
         ],
         exception_handlers={HTTPException: handler.http_exception},
     )
