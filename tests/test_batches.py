@@ -15,10 +15,10 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from reliability_support import busy_connections
 
 import streamsafe
 import streamsafe._client
+from reliability_support import busy_connections
 from streamsafe import (
     APIStatusError,
     AsyncClient,
