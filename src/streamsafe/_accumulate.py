@@ -303,11 +303,14 @@ class MessageAccumulator:
     def _on_delta(self, event: ContentBlockDeltaEvent) -> None:
         block = self._block(event.index, "content_block_delta")
         delta = event.delta
-        merge = _MERGES.get(type(delta))
-        if merge is None or not merge(block, delta) or delta.__dict__.get("_extra"):
-            # Unknown, not for this kind of block, or carrying unknown fields:
-            # kept whole, never merged into the block's fields.
-            block.unknown_deltas.append(delta)
+        rule = _MERGES.get(type(delta))
+        if rule is not None and block.kind in rule[0]:
+            rule[1](block, delta)
+            if not delta.__dict__.get("_extra"):
+                return
+        # Unknown, not for this kind of block, or carrying unknown fields: kept
+        # whole (its known part merged, if any), never merged into the block's fields.
+        block.unknown_deltas.append(delta)
 
     def _on_block_stop(self, event: ContentBlockStopEvent) -> None:
         self._block(event.index, "content_block_stop").stop()
@@ -379,64 +382,50 @@ class MessageAccumulator:
         return message
 
 
-# -- merging deltas into blocks (each returns False when the delta does not apply)
+# -- merging deltas into blocks: what each known delta does to the blocks it applies to
 
 
-def _merge_text(block: _Block, delta: TextDelta) -> bool:
-    if block.kind != "text":
-        return False
+def _extend_text(block: _Block, delta: TextDelta) -> None:
     block.append("text", delta.text)
-    return True
 
 
-def _merge_thinking(block: _Block, delta: ThinkingDelta) -> bool:
-    if block.kind != "thinking":
-        return False
+def _extend_thinking(block: _Block, delta: ThinkingDelta) -> None:
     block.append("thinking", delta.thinking)
-    return True
 
 
-def _merge_signature(block: _Block, delta: SignatureDelta) -> bool:
-    if block.kind != "thinking":
-        return False
+def _set_signature(block: _Block, delta: SignatureDelta) -> None:
     block.set("signature", delta.signature)
-    return True
 
 
-def _merge_citation(block: _Block, delta: CitationsDelta) -> bool:
-    if block.kind != "text":
-        return False
+def _add_citation(block: _Block, delta: CitationsDelta) -> None:
     if block.citations is None:
         block.citations = [delta.citation]
     else:
         block.citations.append(delta.citation)
-    return True
 
 
-def _merge_input_json(block: _Block, delta: InputJSONDelta) -> bool:
-    if block.kind not in _TOOL_INPUT_BLOCKS:
-        return False
+def _extend_input_json(block: _Block, delta: InputJSONDelta) -> None:
     if block.json_parts is None:
         block.json_parts = _Text(delta.partial_json)
     else:
         block.json_parts.append(delta.partial_json)
-    return True
 
 
-def _merge_compaction(block: _Block, delta: CompactionDelta) -> bool:
-    if block.kind != "compaction":
-        return False
+def _set_compaction(block: _Block, delta: CompactionDelta) -> None:
     for field, value in delta.to_dict().items():
         if field in ("content", "encrypted_content"):
             block.set(field, value)
-    return True
 
 
-_MERGES: dict[type, Callable[[_Block, Any], bool]] = {
-    TextDelta: _merge_text,
-    ThinkingDelta: _merge_thinking,
-    SignatureDelta: _merge_signature,
-    CitationsDelta: _merge_citation,
-    InputJSONDelta: _merge_input_json,
-    CompactionDelta: _merge_compaction,
+_TEXT = frozenset({"text"})
+_THINKING = frozenset({"thinking"})
+
+#: Known delta type -> (the block types it applies to, how it merges): the SDK's rules.
+_MERGES: dict[type, tuple[frozenset[str], Callable[[_Block, Any], None]]] = {
+    TextDelta: (_TEXT, _extend_text),
+    ThinkingDelta: (_THINKING, _extend_thinking),
+    SignatureDelta: (_THINKING, _set_signature),
+    CitationsDelta: (_TEXT, _add_citation),
+    InputJSONDelta: (_TOOL_INPUT_BLOCKS, _extend_input_json),
+    CompactionDelta: (frozenset({"compaction"}), _set_compaction),
 }
