@@ -24,6 +24,7 @@ from sse_helpers import (
     block_start,
     block_stop,
     dumps,
+    expected_message,
     json_delta,
     message_delta,
     message_start,
@@ -91,18 +92,12 @@ async def test_text_stream() -> None:
     ]
     message = await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "text", "text": 'Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'},
             ],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 17},
-        },
+            usage={"input_tokens": 12, "output_tokens": 17},
+        ),
     )
     assert isinstance(message.content[0], TextBlock)
     assert message.text == 'Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'
@@ -140,12 +135,8 @@ async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> 
     ]
     message = await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "text", "text": "Let me look."},
                 {
                     "type": "tool_use",
@@ -159,10 +150,9 @@ async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> 
                     },
                 },
             ],
-            "stop_reason": "tool_use",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 55},
-        },
+            stop_reason="tool_use",
+            usage={"input_tokens": 12, "output_tokens": 55},
+        ),
     )
     tool = message.content[1]
     assert isinstance(tool, ToolUseBlock)
@@ -193,12 +183,8 @@ async def test_parallel_tool_use_blocks() -> None:
     ]
     await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "text", "text": "Checking both."},
                 {
                     "type": "tool_use",
@@ -215,10 +201,9 @@ async def test_parallel_tool_use_blocks() -> None:
                 {"type": "tool_use", "id": "toolu_c", "name": "now", "input": {}},
                 {"type": "tool_use", "id": "toolu_d", "name": "ping", "input": {}},
             ],
-            "stop_reason": "tool_use",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 80},
-        },
+            stop_reason="tool_use",
+            usage={"input_tokens": 12, "output_tokens": 80},
+        ),
     )
 
 
@@ -244,12 +229,8 @@ async def test_thinking_with_signature_then_text() -> None:
     ]
     await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {
                     "type": "thinking",
                     "thinking": "Let me think: 2 + 2 = 4.",
@@ -259,10 +240,8 @@ async def test_thinking_with_signature_then_text() -> None:
                 {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"},
                 {"type": "text", "text": "The answer is 4."},
             ],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 120},
-        },
+            usage={"input_tokens": 12, "output_tokens": 120},
+        ),
     )
 
 
@@ -304,12 +283,8 @@ async def test_citations_are_appended_to_their_text_block() -> None:
     ]
     await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "text", "text": "According to the documents, "},
                 {
                     "type": "text",
@@ -335,10 +310,8 @@ async def test_citations_are_appended_to_their_text_block() -> None:
                 },
                 {"type": "text", "text": ".", "citations": []},
             ],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 40},
-        },
+            usage={"input_tokens": 12, "output_tokens": 40},
+        ),
     )
 
 
@@ -402,12 +375,8 @@ async def test_server_tool_use_and_web_search_result() -> None:
     ]
     await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "text", "text": "Let me search."},
                 {
                     "type": "server_tool_use",
@@ -442,14 +411,12 @@ async def test_server_tool_use_and_web_search_result() -> None:
                     ],
                 },
             ],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {
+            usage={
                 "input_tokens": 2100,
                 "output_tokens": 90,
                 "server_tool_use": {"web_search_requests": 1},
             },
-        },
+        ),
     )
 
 
@@ -479,16 +446,9 @@ async def test_unknown_delta_types_are_kept_and_never_merged() -> None:
     ]
     message = await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [{"type": "text", "text": "Do."}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 9},
-        },
+        expected_message(
+            [{"type": "text", "text": "Do."}], usage={"input_tokens": 12, "output_tokens": 9}
+        ),
     )
     kept = [delta.to_dict() for delta in message.content[0].unknown_deltas]
     assert kept == [annotation, fragment, stray, misplaced]
@@ -518,19 +478,13 @@ async def test_compaction_deltas_set_content_and_encrypted_content() -> None:
     ]
     message = await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "content": [
+        expected_message(
+            [
                 {"type": "compaction", "content": "Summary: final.", "encrypted_content": "Eo=="},
                 {"type": "text", "text": "Done."},
             ],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 12, "output_tokens": 9},
-        },
+            usage={"input_tokens": 12, "output_tokens": 9},
+        ),
     )
     assert isinstance(message.content[0], streamsafe.CompactionBlock)
     assert message.content[0].content == "Summary: final."
@@ -573,14 +527,8 @@ async def test_lossless_unknown_fields_everywhere() -> None:
     ]
     message = await assert_every_chunking_gives(
         events,
-        {
-            "id": "msg_test_0001",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test-1",
-            "context_management": {"applied_edits": []},
-            "container": {"id": "cntr_011", "expires_at": "2030-01-01T00:00:00Z"},
-            "content": [
+        expected_message(
+            [
                 {
                     "type": "text",
                     "text": "Hi there",
@@ -594,15 +542,16 @@ async def test_lossless_unknown_fields_everywhere() -> None:
                     "caller": {"type": "direct"},
                 },
             ],
-            "stop_reason": "pause_turn",
-            "stop_sequence": None,
-            "usage": {
+            stop_reason="pause_turn",
+            usage={
                 "input_tokens": 12,
                 "output_tokens": 33,
                 "future_usage_field": {"a": 1},
                 "future_output_detail": 5,
             },
-        },
+            context_management={"applied_edits": []},
+            container={"id": "cntr_011", "expires_at": "2030-01-01T00:00:00Z"},
+        ),
     )
     text, tool = message.content
     assert [d.to_dict() for d in text.unknown_deltas] == [
