@@ -108,6 +108,7 @@ from ._events import (
     Usage,
     decode_event,
 )
+from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd, StreamMetrics
 from ._retry import Backoff
 from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
 from ._stream import (
@@ -152,6 +153,7 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "BillingError",
+    "Call",
     "CMEKContextUnavailableError",
     "CMEKKeyDisabledError",
     "CMEKKeyNetworkBlockedError",
@@ -197,6 +199,7 @@ __all__ = [
     "MessageStream",
     "Model",
     "NotFoundError",
+    "Observer",
     "OrganizationOnHoldError",
     "OrganizationTypeNotSupportedError",
     "OverloadedError",
@@ -214,6 +217,8 @@ __all__ = [
     "RequestHeaderFieldsTooLargeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "ResponseHeaders",
+    "RetryScheduled",
     "SSEDecoder",
     "SandboxEgressRestrictedError",
     "ShardedAsyncTransport",
@@ -222,8 +227,10 @@ __all__ = [
     "ServerToolUseBlock",
     "ServiceUnavailableError",
     "SignatureDelta",
+    "StreamEnd",
     "StreamEvent",
     "StreamIdleTimeoutError",
+    "StreamMetrics",
     "StreamProtocolError",
     "StreamsafeError",
     "TextBlock",
