@@ -709,3 +709,15 @@ def test_no_observer_no_warning_and_metrics(emulator: Emulator) -> None:
         with client.messages.stream(**SMALL_REQUEST) as stream:
             stream.until_done()
     assert stream.metrics.events > 0
+
+
+def test_the_observer_benchmark_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``benchmarks/bench_observe.py`` at a tiny size: every row runs (speed is not asserted)."""
+    import asyncio
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    bench = importlib.import_module("bench_observe")
+    times = asyncio.run(bench.measure(300, 1))
+    assert set(times) == {"no observer", "no-op observer", "OTel to memory"}
