@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "streamsafe"
 
 #: Modules that import the extras at load time, and the pytest plugin (loaded by pytest).
-NOT_CORE = {"_demo.py", "_demo_batches.py", "_pytest_plugin.py"}
+NOT_CORE = {"_demo.py", "_demo_batches.py", "_pytest_plugin.py", "otel.py"}
 #: Import name -> distribution name, where they differ.
 DISTRIBUTION = {"httpx_sse": "httpx-sse"}
 

@@ -125,6 +125,7 @@ from ._events import (
     Usage,
     decode_event,
 )
+from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd, StreamMetrics
 from ._retry import Backoff
 from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
 from ._stream import (
@@ -186,6 +187,7 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "BillingError",
+    "Call",
     "CMEKContextUnavailableError",
     "CMEKKeyDisabledError",
     "CMEKKeyNetworkBlockedError",
@@ -231,6 +233,7 @@ __all__ = [
     "MessageStream",
     "Model",
     "NotFoundError",
+    "Observer",
     "OrganizationOnHoldError",
     "OrganizationTypeNotSupportedError",
     "OverloadedError",
@@ -248,6 +251,8 @@ __all__ = [
     "RequestHeaderFieldsTooLargeError",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "ResponseHeaders",
+    "RetryScheduled",
     "SSEDecoder",
     "SandboxEgressRestrictedError",
     "ShardedAsyncTransport",
@@ -256,8 +261,10 @@ __all__ = [
     "ServerToolUseBlock",
     "ServiceUnavailableError",
     "SignatureDelta",
+    "StreamEnd",
     "StreamEvent",
     "StreamIdleTimeoutError",
+    "StreamMetrics",
     "StreamProtocolError",
     "StreamsafeError",
     "TextBlock",

@@ -234,6 +234,13 @@ class MessageAccumulator:
         return bool(self._blocks)
 
     @property
+    def output_tokens(self) -> int | None:
+        """The latest ``usage.output_tokens`` (``None`` before ``message_start``)."""
+        usage = None if self._message is None else self._message.get("usage")
+        tokens = usage.get("output_tokens") if isinstance(usage, dict) else None
+        return tokens if isinstance(tokens, int) else None
+
+    @property
     def incomplete_blocks(self) -> tuple[int, ...]:
         """Indices of blocks not whole: started but not stopped, or tool input cut short."""
         return tuple(i for i, block in enumerate(self._blocks) if not block.complete)

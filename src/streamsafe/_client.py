@@ -16,6 +16,11 @@ retries a retryable failure at any point of the stream, starting over.
 
 The async and sync clients share :class:`_ClientConfig` (headers, URLs, the
 request-size preflight, the retry policy); each side only does its own I/O.
+
+Every ``stream()`` / ``create()`` is one observed call
+(:class:`~streamsafe._observe.Call`): the client reports its attempts and
+retries, and ends it itself on a failure before the stream is handed over;
+from then on the stream ends it (see :mod:`streamsafe._observe`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ._errors import (
     error_from_response,
 )
 from ._events import Message, TokenCount
+from ._observe import Call, Observer
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
 from ._stream import (
@@ -244,14 +250,26 @@ _T = TypeVar("_T")
 # ---------------------------------------------------------------------------
 
 
-async def _aretry(config: _ClientConfig, what: str, attempt: Callable[[], Awaitable[_T]]) -> _T:
+async def _aretry(
+    config: _ClientConfig,
+    what: str,
+    attempt: Callable[[], Awaitable[_T]],
+    call: Call | None = None,
+) -> _T:
     retrying = config.retry.start(what)
-    while True:
-        try:
-            return await attempt()
-        except APIError as error:
-            delay = retrying.delay_after(error)
-        await anyio.sleep(delay)
+    try:
+        while True:
+            try:
+                return await attempt()
+            except APIError as error:
+                delay = retrying.delay_after(error)
+                if call is not None:
+                    call.retry(delay, error)
+            await anyio.sleep(delay)
+    except BaseException as exc:
+        if call is not None:  # a no-op if the call already ended
+            call.end_with(exc, raised_by_library=True)
+        raise
 
 
 class AsyncMessageStreamManager:
@@ -272,7 +290,7 @@ class AsyncMessageStreamManager:
         tb: TracebackType | None,
     ) -> None:
         if self._stream is not None:
-            await self._stream.aclose()
+            await self._stream.__aexit__(exc_type, exc, tb)
 
     def __await__(self) -> Generator[Any, None, AsyncMessageStream]:
         return self._opener().__await__()
@@ -295,8 +313,8 @@ class AsyncMessages:
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
     ) -> AsyncMessageStreamManager:
         """Open a streamed request: ``async with client.messages.stream(...) as stream``."""
-        request = self._client._config.stream_request(dict(params), extra_headers)
-        return AsyncMessageStreamManager(lambda: self._client._open_stream(request))
+        request = self._client._config.stream_request(params, extra_headers)
+        return AsyncMessageStreamManager(lambda: self._client._open_stream(request, params))
 
     @overload
     async def create(
@@ -325,10 +343,10 @@ class AsyncMessages:
         (close it, or use ``async with``). Otherwise stream underneath and
         return the final :class:`Message`: the drop-in for long requests.
         """
-        request = self._client._config.stream_request(dict(params), extra_headers)
+        request = self._client._config.stream_request(params, extra_headers)
         if stream:
-            return await self._client._open_stream(request)
-        return await self._client._create(request)
+            return await self._client._open_stream(request, params)
+        return await self._client._create(request, params)
 
     async def count_tokens(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
@@ -355,7 +373,8 @@ class _BaseClient(Generic[_Http]):
     content events, pings excluded; default 300, ``None`` disables),
     ``max_event_bytes`` (largest SSE event accepted, default 16 MiB),
     ``default_headers``, and ``http_client`` (bring your own httpx client of
-    the matching kind; it is not closed with this client).
+    the matching kind; it is not closed with this client), and ``observer``
+    (an :class:`~streamsafe.Observer` told of every call's lifecycle).
     """
 
     #: Builds the keep-alive httpx client used when none is given.
@@ -373,7 +392,9 @@ class _BaseClient(Generic[_Http]):
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         default_headers: Mapping[str, str] | None = None,
         http_client: _Http | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer = observer
         self._config = _ClientConfig(
             api_key=api_key,
             base_url=base_url,
@@ -392,6 +413,9 @@ class _BaseClient(Generic[_Http]):
 
     def __repr__(self) -> str:
         return self._config.repr(type(self).__name__)
+
+    def _call(self, request: dict[str, Any], params: dict[str, Any], *, stream: bool) -> Call:
+        return Call(self._observer, params, url=str(request["url"]), stream=stream)
 
     @property
     def http_client(self) -> _Http:
@@ -424,27 +448,38 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         if self._owns_http:
             await self._http.aclose()
 
-    async def _open_stream(self, request: dict[str, Any]) -> AsyncMessageStream:
+    async def _open_stream(
+        self, request: dict[str, Any], params: dict[str, Any]
+    ) -> AsyncMessageStream:
+        call = self._call(request, params, stream=True)
+
         async def attempt() -> AsyncMessageStream:
-            stream = await aopen_message_stream(self._http, **request)
+            call.next_attempt()
+            stream = await aopen_message_stream(self._http, call=call, **request)
             try:
                 await stream._prefetch()
             except BaseException:
                 await stream.aclose()
                 raise
+            call.handed_over = True
             return stream
 
-        return await _aretry(self._config, "POST /v1/messages (stream)", attempt)
+        return await _aretry(self._config, "POST /v1/messages (stream)", attempt, call)
 
-    async def _create(self, request: dict[str, Any]) -> Message:
+    async def _create(self, request: dict[str, Any], params: dict[str, Any]) -> Message:
         # Nothing reaches the caller before the message is complete, so a
         # retryable failure is retried at any point: the request starts over,
         # nothing is continued or duplicated.
-        async def attempt() -> Message:
-            async with await aopen_message_stream(self._http, **request) as stream:
-                return await stream.get_final_message()
+        call = self._call(request, params, stream=False)
 
-        return await _aretry(self._config, "POST /v1/messages", attempt)
+        async def attempt() -> Message:
+            call.next_attempt()
+            async with await aopen_message_stream(self._http, call=call, **request) as stream:
+                message = await stream.get_final_message()
+                call.handed_over = True  # complete: closing the stream ends the call
+            return message
+
+        return await _aretry(self._config, "POST /v1/messages", attempt, call)
 
     async def _json(self, request: dict[str, Any]) -> Any:
         async def attempt() -> Any:
@@ -462,14 +497,23 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 # ---------------------------------------------------------------------------
 
 
-def _retry(config: _ClientConfig, what: str, attempt: Callable[[], _T]) -> _T:
+def _retry(
+    config: _ClientConfig, what: str, attempt: Callable[[], _T], call: Call | None = None
+) -> _T:
     retrying = config.retry.start(what)
-    while True:
-        try:
-            return attempt()
-        except APIError as error:
-            delay = retrying.delay_after(error)
-        time.sleep(delay)
+    try:
+        while True:
+            try:
+                return attempt()
+            except APIError as error:
+                delay = retrying.delay_after(error)
+                if call is not None:
+                    call.retry(delay, error)
+            time.sleep(delay)
+    except BaseException as exc:
+        if call is not None:
+            call.end_with(exc, raised_by_library=True)
+        raise
 
 
 class MessageStreamManager:
@@ -490,7 +534,7 @@ class MessageStreamManager:
         tb: TracebackType | None,
     ) -> None:
         if self._stream is not None:
-            self._stream.close()
+            self._stream.__exit__(exc_type, exc, tb)
 
 
 class Messages:
@@ -510,8 +554,8 @@ class Messages:
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
     ) -> MessageStreamManager:
         """Open a streamed request: ``with client.messages.stream(...) as stream``."""
-        request = self._client._config.stream_request(dict(params), extra_headers)
-        return MessageStreamManager(lambda: self._client._open_stream(request))
+        request = self._client._config.stream_request(params, extra_headers)
+        return MessageStreamManager(lambda: self._client._open_stream(request, params))
 
     @overload
     def create(
@@ -535,10 +579,10 @@ class Messages:
         self, *, stream: bool = False, extra_headers: Mapping[str, str] | None = None, **params: Any
     ) -> Message | MessageStream:
         """Create a message; see :meth:`AsyncMessages.create`."""
-        request = self._client._config.stream_request(dict(params), extra_headers)
+        request = self._client._config.stream_request(params, extra_headers)
         if stream:
-            return self._client._open_stream(request)
-        return self._client._create(request)
+            return self._client._open_stream(request, params)
+        return self._client._create(request, params)
 
     def count_tokens(
         self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
@@ -575,24 +619,33 @@ class Client(_BaseClient[httpx.Client]):
         if self._owns_http:
             self._http.close()
 
-    def _open_stream(self, request: dict[str, Any]) -> MessageStream:
+    def _open_stream(self, request: dict[str, Any], params: dict[str, Any]) -> MessageStream:
+        call = self._call(request, params, stream=True)
+
         def attempt() -> MessageStream:
-            stream = open_message_stream(self._http, **request)
+            call.next_attempt()
+            stream = open_message_stream(self._http, call=call, **request)
             try:
                 stream._prefetch()
             except BaseException:
                 stream.close()
                 raise
+            call.handed_over = True
             return stream
 
-        return _retry(self._config, "POST /v1/messages (stream)", attempt)
+        return _retry(self._config, "POST /v1/messages (stream)", attempt, call)
 
-    def _create(self, request: dict[str, Any]) -> Message:
+    def _create(self, request: dict[str, Any], params: dict[str, Any]) -> Message:
+        call = self._call(request, params, stream=False)
+
         def attempt() -> Message:
-            with open_message_stream(self._http, **request) as stream:
-                return stream.get_final_message()
+            call.next_attempt()
+            with open_message_stream(self._http, call=call, **request) as stream:
+                message = stream.get_final_message()
+                call.handed_over = True
+            return message
 
-        return _retry(self._config, "POST /v1/messages", attempt)
+        return _retry(self._config, "POST /v1/messages", attempt, call)
 
     def _json(self, request: dict[str, Any]) -> Any:
         def attempt() -> Any:

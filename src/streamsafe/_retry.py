@@ -107,7 +107,7 @@ class Retrying:
             raise error
         self.retries += 1
         logger.info(
-            "retrying %s in %.2f s after %s: %s (retry %d of %d, request_id=%s)",
+            "retrying %s in %.2f s after %s: %s (retry %d of %d, request_id=%s, aws_request_id=%s)",
             self.what,
             delay,
             type(error).__name__,
@@ -115,5 +115,6 @@ class Retrying:
             self.retries,
             self.policy.max_retries,
             error.request_id,
+            error.aws_request_id,
         )
         return delay

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, cast
 
@@ -226,6 +226,11 @@ class _SourceCore:
         self.closed = False
         #: An in-stream error, raised once the events before it are consumed.
         self.error: APIError | None = None
+        #: Body bytes and SSE events received, counted per read (never per event).
+        self.bytes_read = 0
+        self.events_read = 0
+        #: Called after each read of the body (an observer's ``on_chunk``), if set.
+        self.on_read: Callable[[], None] | None = None
 
     def feed(self, chunk: bytes) -> list[RawEvent]:
         events = self.decoder.feed_raw(chunk)
@@ -238,6 +243,7 @@ class _SourceCore:
         events = self.decoder.end_raw()
         if events:
             self._inspect(events)
+            self.events_read += len(events)
         return events
 
     def _inspect(self, events: list[RawEvent]) -> None:
@@ -270,7 +276,11 @@ class _SourceCore:
     def after_read(self, chunk: bytes, waited: float) -> list[RawEvent]:
         """Decode a chunk that took ``waited`` seconds to arrive; run the watchdog."""
         self.waited += waited
+        self.bytes_read += len(chunk)
         events = self.feed(chunk)  # a content event resets ``waited``
+        self.events_read += len(events)
+        if self.on_read is not None:
+            self.on_read()
         self.check_idle()
         return events
 
@@ -479,12 +489,15 @@ async def aconnect_events(
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     stream_idle_timeout: float | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
     **kwargs: Any,
 ) -> AsyncIterator[AsyncEventSource]:
     """Open an SSE request on ``client``; yield an async iterator of events.
 
     Extra keyword arguments go to :meth:`httpx.AsyncClient.stream`. The
     response is closed when the block exits, however it exits.
+    ``on_response`` is called with every response as soon as its headers
+    arrive, before it is checked (an observer's hook).
     """
     stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
     request = client.build_request(
@@ -495,6 +508,8 @@ async def aconnect_events(
     except httpx.HTTPError as exc:
         raise transport_error(exc, None) from exc
     try:
+        if on_response is not None:
+            on_response(response)
         if _is_rejected(response):
             try:
                 await _aread_rejected(response)
@@ -521,6 +536,7 @@ def connect_events(
     *,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     stream_idle_timeout: float | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
     **kwargs: Any,
 ) -> Iterator[EventSource]:
     """Sync twin of :func:`aconnect_events`."""
@@ -533,6 +549,8 @@ def connect_events(
     except httpx.HTTPError as exc:
         raise transport_error(exc, None) from exc
     try:
+        if on_response is not None:
+            on_response(response)
         if _is_rejected(response):
             try:
                 _read_rejected(response)

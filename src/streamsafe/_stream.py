@@ -26,6 +26,11 @@ on the event loop's next iteration for an async one (the loop finalizes the
 abandoned ``aconnect_events`` generator, whose ``finally`` closes the
 response), so no connection stays checked out of the pool.
 
+Every stream belongs to an observed :class:`~streamsafe._observe.Call`
+(observer or not): it reports the first content event, a failure, a close
+and a collection to it, which ends the call exactly once; ``stream.metrics``
+reads it.
+
 Events read ahead by :meth:`AsyncMessageStream._prefetch` (used by the
 client's retries: ``message_start`` and pings are held back until the first
 content block starts) are replayed to the caller in order, so a retried stream
@@ -38,7 +43,7 @@ import logging
 import warnings
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any
@@ -59,6 +64,7 @@ from ._events import (
     decode_known_event,
     decode_unfamiliar_event,
 )
+from ._observe import Call, Observer, StreamMetrics
 from ._sse import (
     DEFAULT_MAX_EVENT_BYTES,
     AsyncEventSource,
@@ -92,11 +98,14 @@ logger = logging.getLogger("streamsafe")
 class _MessageCore:
     """The decisions of a message stream, free of I/O."""
 
-    def __init__(self, source: _EventSourceBase) -> None:
+    def __init__(self, source: _EventSourceBase, call: Call) -> None:
         self.accumulator = MessageAccumulator(
             request_id=source.request_id, aws_request_id=source.aws_request_id
         )
-        self.apply = self.accumulator.apply
+        self.source_core = source._core
+        self.apply: Callable[[StreamEvent], None] = self.accumulator.apply
+        self.call = call
+        call.attach(self)  # watches for the first content event, then steps aside
         self.held: deque[StreamEvent] = deque()
         #: Iteration is over: the body ended, or something after message_stop ended it.
         self.over = False
@@ -155,6 +164,7 @@ class _MessageCore:
             exc.request_id = accumulator.request_id
         if exc.aws_request_id is None:
             exc.aws_request_id = accumulator.aws_request_id
+        self.call.stream_failed(exc)
         return exc
 
     @staticmethod
@@ -162,8 +172,9 @@ class _MessageCore:
         return isinstance(event, ContentBlockStartEvent)
 
 
-def _warn_unclosed(kind: str, response: httpx.Response, request_id: str | None) -> None:
-    """Finalizer of a stream: warn when it is collected with its response still open."""
+def _warn_unclosed(kind: str, response: httpx.Response, request_id: str | None, call: Call) -> None:
+    """Finalizer of a stream: end its call; warn when its response is still open."""
+    call.stream_collected()
     if not response.is_closed:
         how = "'async with' or 'await stream.aclose()'" if kind.startswith("Async") else "'with'"
         warnings.warn(
@@ -183,7 +194,12 @@ class _MessageStreamBase:
 
     def _watch_for_leaks(self) -> None:
         finalizer = weakref.finalize(
-            self, _warn_unclosed, type(self).__name__, self._response, self.request_id
+            self,
+            _warn_unclosed,
+            type(self).__name__,
+            self._response,
+            self.request_id,
+            self._core.call,
         )
         finalizer.atexit = False
 
@@ -225,6 +241,11 @@ class _MessageStreamBase:
         return self._core.accumulator.aws_request_id
 
     @property
+    def metrics(self) -> StreamMetrics:
+        """Timings and counts of this stream (see :class:`~streamsafe.StreamMetrics`)."""
+        return self._core.call.metrics()
+
+    @property
     def current_message(self) -> Message | None:
         """A snapshot of the message accumulated so far (``None`` before message_start)."""
         return self._core.accumulator.snapshot()
@@ -245,11 +266,11 @@ class AsyncMessageStream(_MessageStreamBase):
 
     _source: AsyncEventSource
 
-    def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack) -> None:
+    def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack, call: Call) -> None:
         self._source = source
         self._response = source.response
         self._exit_stack = exit_stack
-        self._core = _MessageCore(source)
+        self._core = _MessageCore(source, call)
         self._watch_for_leaks()
 
     async def __aenter__(self) -> AsyncMessageStream:
@@ -261,12 +282,18 @@ class AsyncMessageStream(_MessageStreamBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        await self._close(exc)
 
     async def aclose(self) -> None:
         """Close the HTTP response (idempotent)."""
-        with anyio.CancelScope(shield=True):
-            await self._exit_stack.aclose()
+        await self._close(None)
+
+    async def _close(self, exc: BaseException | None) -> None:
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._exit_stack.aclose()
+        finally:
+            self._core.call.stream_closed(exc)
 
     close = aclose
 
@@ -378,11 +405,11 @@ class MessageStream(_MessageStreamBase):
 
     _source: EventSource
 
-    def __init__(self, source: EventSource, *, exit_stack: ExitStack) -> None:
+    def __init__(self, source: EventSource, *, exit_stack: ExitStack, call: Call) -> None:
         self._source = source
         self._response = source.response
         self._exit_stack = exit_stack
-        self._core = _MessageCore(source)
+        self._core = _MessageCore(source, call)
         self._watch_for_leaks()
 
     def __enter__(self) -> MessageStream:
@@ -394,11 +421,17 @@ class MessageStream(_MessageStreamBase):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self._close(exc)
 
     def close(self) -> None:
         """Close the HTTP response (idempotent)."""
-        self._exit_stack.close()
+        self._close(None)
+
+    def _close(self, exc: BaseException | None) -> None:
+        try:
+            self._exit_stack.close()
+        finally:
+            self._core.call.stream_closed(exc)
 
     def __iter__(self) -> MessageStream:
         return self
@@ -486,53 +519,93 @@ def _source_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _call_of(call: Call | None, observer: Observer | None, url: Any, kwargs: Any) -> Call:
+    """The call a stream belongs to: the client's, else a new one (its single attempt)."""
+    if call is None:
+        call = Call(observer, kwargs.get("json"), url=str(url), handed_over=True)
+        call.next_attempt()
+    return call
+
+
 async def aopen_message_stream(
-    client: httpx.AsyncClient, method: str, url: str | httpx.URL, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    observer: Observer | None = None,
+    call: Call | None = None,
+    **kwargs: Any,
 ) -> AsyncMessageStream:
     """Open a message stream; the caller must ``aclose()`` it (or use ``async with``)."""
+    call = _call_of(call, observer, url, kwargs)
     stack = AsyncExitStack()
-    opening = aconnect_events(client, method, url, **_source_options(kwargs))
+    options = _source_options(kwargs)
+    opening = aconnect_events(client, method, url, on_response=call.on_response, **options)
     try:
         source = await stack.enter_async_context(opening)
-    except BaseException:
+    except BaseException as exc:
         await stack.aclose()
+        call.stream_opening_failed(exc)
         raise
-    return AsyncMessageStream(source, exit_stack=stack)
+    return AsyncMessageStream(source, exit_stack=stack, call=call)
 
 
 def open_message_stream(
-    client: httpx.Client, method: str, url: str | httpx.URL, **kwargs: Any
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    observer: Observer | None = None,
+    call: Call | None = None,
+    **kwargs: Any,
 ) -> MessageStream:
     """Sync twin of :func:`aopen_message_stream`."""
+    call = _call_of(call, observer, url, kwargs)
     stack = ExitStack()
+    opening = connect_events(
+        client, method, url, on_response=call.on_response, **_source_options(kwargs)
+    )
     try:
-        source = stack.enter_context(connect_events(client, method, url, **_source_options(kwargs)))
-    except BaseException:
+        source = stack.enter_context(opening)
+    except BaseException as exc:
         stack.close()
+        call.stream_opening_failed(exc)
         raise
-    return MessageStream(source, exit_stack=stack)
+    return MessageStream(source, exit_stack=stack, call=call)
 
 
 @asynccontextmanager
 async def aconnect_message_stream(
-    client: httpx.AsyncClient, method: str, url: str | httpx.URL, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    observer: Observer | None = None,
+    **kwargs: Any,
 ) -> AsyncIterator[AsyncMessageStream]:
     """Open a message stream over any httpx client; close it when the block exits.
 
     Keyword arguments: ``max_event_bytes`` (default 16 MiB),
     ``stream_idle_timeout`` (seconds between content events, pings excluded;
-    default 300, ``None`` disables) and anything
+    default 300, ``None`` disables), ``observer`` (an
+    :class:`~streamsafe.Observer`, told of this stream's lifecycle; its
+    ``call.params`` is the ``json=`` body) and anything
     :meth:`httpx.AsyncClient.stream` accepts (``json=``, ``headers=``, ...).
     """
-    stream = await aopen_message_stream(client, method, url, **kwargs)
+    stream = await aopen_message_stream(client, method, url, observer=observer, **kwargs)
     async with stream:
         yield stream
 
 
 @contextmanager
 def connect_message_stream(
-    client: httpx.Client, method: str, url: str | httpx.URL, **kwargs: Any
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    observer: Observer | None = None,
+    **kwargs: Any,
 ) -> Iterator[MessageStream]:
     """Sync twin of :func:`aconnect_message_stream`."""
-    with open_message_stream(client, method, url, **kwargs) as stream:
+    with open_message_stream(client, method, url, observer=observer, **kwargs) as stream:
         yield stream

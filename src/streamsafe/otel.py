@@ -1,0 +1,373 @@
+"""OpenTelemetry for streamsafe (the ``otel`` extra), after the GenAI semantic conventions.
+
+::
+
+    pip install 'streamsafe[otel]'
+
+    from streamsafe.otel import OpenTelemetryObserver
+    client = streamsafe.AsyncClient(observer=OpenTelemetryObserver())
+
+:class:`OpenTelemetryObserver` is an :class:`~streamsafe.Observer`: the
+library tells it every attempt, retry and ending, so spans are ended exactly
+once whether the stream completes, fails, is cancelled, broken out of or
+garbage-collected (see :mod:`streamsafe._observe`). It uses the global tracer
+and meter providers unless given others.
+
+**Span** — one ``CLIENT`` span per call, named ``chat {model}``, from the
+call's start (its parent is the span current then) to its end, covering every
+retry and the whole stream:
+
+* at the start: ``gen_ai.operation.name`` (``chat``), ``gen_ai.provider.name``
+  (``anthropic``), ``gen_ai.request.model``, ``gen_ai.request.max_tokens``,
+  ``gen_ai.request.temperature`` / ``top_p`` / ``top_k`` /
+  ``stop_sequences`` when given, ``gen_ai.request.stream`` (``True``: the
+  request streams even under ``create()``), ``server.address`` /
+  ``server.port``;
+* per response: ``http.response.status_code``, ``anthropic.request_id`` (the
+  ``request-id`` header; no convention names it) and ``aws.request_id``
+  (``x-amzn-requestid``, Claude Platform on AWS);
+* ``gen_ai.response.time_to_first_chunk``: seconds from the call's start to
+  the first ``content_block_start``, only if content arrived;
+* at the end: ``gen_ai.response.id`` / ``model`` / ``finish_reasons``,
+  ``gen_ai.usage.input_tokens`` (Anthropic's ``input_tokens`` +
+  ``cache_read_input_tokens`` + ``cache_creation_input_tokens``, as the
+  conventions define it for Anthropic), ``gen_ai.usage.output_tokens``,
+  ``gen_ai.usage.cache_read.input_tokens``,
+  ``gen_ai.usage.cache_creation.input_tokens`` (partial usage on a failure),
+  ``streamsafe.outcome`` (``completed`` / ``failed`` / ``abandoned``),
+  ``streamsafe.abandon_reason``, ``streamsafe.attempts``; a
+  ``streamsafe.retry`` span event per retry.
+
+**Errors** — status ``ERROR`` and ``error.type``: a failure records the
+streamsafe class name (``OverloadedError``, ``IncompleteStreamError``,
+``StreamIdleTimeoutError``, ...; see :mod:`streamsafe.errors`); a
+cancellation ``cancelled``; a stream garbage-collected before its end
+``garbage_collected``; a stream closed early by an exception in the caller's
+code that exception's class name. A stream closed early without an exception
+(``break``, ``aclose()``) is not an error: status unset.
+
+**Metrics** (histograms, with the conventions' bucket boundaries):
+``gen_ai.client.operation.duration`` (s, ``error.type`` on errors),
+``gen_ai.client.token.usage`` (``{token}``, ``gen_ai.token.type``
+``input``/``output``), ``gen_ai.client.operation.time_to_first_chunk`` (s,
+only when content arrived) and ``gen_ai.client.operation.time_per_output_chunk``
+(s, one point per read of the body after the first content: a chunk is what
+one read delivered, one or more SSE events — never one point per event).
+
+**Content** is never recorded unless ``capture_content=True``: then
+``gen_ai.system_instructions``, ``gen_ai.input.messages`` and
+``gen_ai.output.messages`` are added to the span as JSON strings.
+
+Batch calls (the Message Batches API) get no spans yet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+try:
+    from opentelemetry import metrics, trace
+    from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+except ImportError as exc:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "streamsafe.otel needs OpenTelemetry: pip install 'streamsafe[otel]'"
+    ) from exc
+
+import httpx
+
+from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd
+from ._version import __version__
+
+__all__ = ["OpenTelemetryObserver"]
+
+PROVIDER = "anthropic"
+OPERATION = "chat"
+
+#: The conventions' advice for the duration and per-chunk histograms (seconds).
+DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+#: The conventions' advice for the token usage histogram.
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+
+_REQUEST_ATTRIBUTES = {
+    "max_tokens": ("gen_ai.request.max_tokens", int),
+    "temperature": ("gen_ai.request.temperature", float),
+    "top_p": ("gen_ai.request.top_p", float),
+    "top_k": ("gen_ai.request.top_k", float),  # a double in the conventions
+}
+
+
+class _Open:
+    """What the observer keeps for one call until it ends."""
+
+    __slots__ = ("common", "span")
+
+    def __init__(self, span: Span, common: dict[str, Any]) -> None:
+        self.span = span
+        #: The attributes every metric point of this call carries.
+        self.common = common
+
+
+class OpenTelemetryObserver(Observer):
+    """Spans and metrics after the OpenTelemetry GenAI semantic conventions.
+
+    ``tracer_provider`` / ``meter_provider``: default, the global ones;
+    ``capture_content``: record the request's and the response's messages
+    (they may hold personal data; off by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        capture_content: bool = False,
+    ) -> None:
+        self._tracer = trace.get_tracer("streamsafe", __version__, tracer_provider=tracer_provider)
+        meter = metrics.get_meter("streamsafe", __version__, meter_provider=meter_provider)
+        self._duration = meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+        self._first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time to receive the first chunk of the response stream.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._per_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_per_output_chunk",
+            unit="s",
+            description="Time per output chunk, for each chunk after the first one.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        self._capture_content = capture_content
+        self._calls: dict[Call, _Open] = {}
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def on_start(self, call: Call) -> None:
+        params = call.params
+        model = params.get("model")
+        common: dict[str, Any] = {
+            "gen_ai.operation.name": OPERATION,
+            "gen_ai.provider.name": PROVIDER,
+        }
+        if isinstance(model, str):
+            common["gen_ai.request.model"] = model
+        common.update(_server(call.url))
+        attributes = dict(common)
+        attributes["gen_ai.request.stream"] = True
+        for key, (name, kind) in _REQUEST_ATTRIBUTES.items():
+            value = params.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                attributes[name] = kind(value)
+        stop = params.get("stop_sequences")
+        if isinstance(stop, Sequence) and not isinstance(stop, str) and stop:
+            attributes["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+        if self._capture_content:
+            attributes.update(_input_content(params))
+        name = f"{OPERATION} {model}" if isinstance(model, str) and model else OPERATION
+        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        self._calls[call] = _Open(span, common)
+
+    def on_headers(self, call: Call, headers: ResponseHeaders) -> None:
+        opened = self._calls.get(call)
+        if opened is None:
+            return
+        span = opened.span
+        span.set_attribute("http.response.status_code", headers.status_code)
+        if headers.request_id is not None:
+            span.set_attribute("anthropic.request_id", headers.request_id)
+        if headers.aws_request_id is not None:
+            span.set_attribute("aws.request_id", headers.aws_request_id)
+
+    def on_first_content(self, call: Call, seconds: float) -> None:
+        opened = self._calls.get(call)
+        if opened is not None:
+            opened.span.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
+
+    def on_chunk(self, call: Call, seconds: float) -> None:
+        opened = self._calls.get(call)
+        if opened is not None:
+            self._per_chunk.record(seconds, opened.common)
+
+    def on_retry(self, call: Call, retry: RetryScheduled) -> None:
+        opened = self._calls.get(call)
+        if opened is not None:
+            opened.span.add_event(
+                "streamsafe.retry",
+                {
+                    "streamsafe.attempt": retry.attempt,
+                    "streamsafe.retry.delay": retry.delay,
+                    "streamsafe.retry.content_received": retry.content_received,
+                    "error.type": type(retry.error).__name__,
+                },
+            )
+
+    def on_end(self, call: Call, end: StreamEnd) -> None:
+        opened = self._calls.pop(call, None)
+        if opened is None:
+            return
+        span, common = opened.span, dict(opened.common)
+        message = end.message
+        if message is not None:
+            if message.model:
+                common["gen_ai.response.model"] = message.model
+            span.set_attribute("gen_ai.response.id", message.id)
+            if message.stop_reason is not None:
+                span.set_attribute("gen_ai.response.finish_reasons", [message.stop_reason])
+            if self._capture_content and end.outcome == "completed":
+                span.set_attribute("gen_ai.output.messages", _output_content(message))
+        usage = _usage(end)
+        for name, value in usage.items():
+            span.set_attribute(name, value)
+        span.set_attribute("streamsafe.outcome", end.outcome)
+        span.set_attribute("streamsafe.attempts", end.metrics.attempts)
+        if end.reason is not None:
+            span.set_attribute("streamsafe.abandon_reason", end.reason)
+        error_type = _error_type(end)
+        if error_type is not None:
+            common["error.type"] = error_type
+            span.set_status(Status(StatusCode.ERROR, _describe(end)))
+        span.set_attributes(common)
+        span.end()
+
+        self._duration.record(end.metrics.duration, common)
+        ttfc = end.metrics.time_to_first_content
+        if ttfc is not None:
+            metric_common = {k: v for k, v in common.items() if k != "error.type"}
+            self._first_chunk.record(ttfc, metric_common)
+        if usage:
+            token_common = {k: v for k, v in common.items() if k != "error.type"}
+            self._tokens.record(
+                usage["gen_ai.usage.input_tokens"], {**token_common, "gen_ai.token.type": "input"}
+            )
+            self._tokens.record(
+                usage["gen_ai.usage.output_tokens"],
+                {**token_common, "gen_ai.token.type": "output"},
+            )
+
+
+def _server(url: str) -> dict[str, Any]:
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return {}
+    if not parsed.host:
+        return {}
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return {"server.address": parsed.host, "server.port": port}
+
+
+def _usage(end: StreamEnd) -> dict[str, int]:
+    usage = end.usage
+    if usage is None:
+        return {}
+    cache_read = usage.cache_read_input_tokens
+    cache_creation = usage.cache_creation_input_tokens
+    read = cache_read if isinstance(cache_read, int) else 0
+    created = cache_creation if isinstance(cache_creation, int) else 0
+    counts = {
+        "gen_ai.usage.input_tokens": usage.input_tokens + read + created,
+        "gen_ai.usage.output_tokens": usage.output_tokens,
+    }
+    if isinstance(cache_read, int):
+        counts["gen_ai.usage.cache_read.input_tokens"] = cache_read
+    if isinstance(cache_creation, int):
+        counts["gen_ai.usage.cache_creation.input_tokens"] = cache_creation
+    return counts
+
+
+def _error_type(end: StreamEnd) -> str | None:
+    if end.outcome == "completed":
+        return None
+    if end.outcome == "failed":
+        return type(end.error).__name__
+    if end.reason == "cancelled":
+        return "cancelled"
+    if end.reason == "garbage_collected":
+        return "garbage_collected"
+    return None if end.error is None else type(end.error).__qualname__
+
+
+def _describe(end: StreamEnd) -> str:
+    if end.error is not None and end.outcome == "failed":
+        return str(end.error)
+    return f"{end.outcome} ({end.reason})"
+
+
+# -- content (opt-in) ----------------------------------------------------------------
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    """Anthropic content blocks as the conventions' message parts (text, tool calls)."""
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts: list[dict[str, Any]] = []
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, Mapping):
+            block = block.to_dict() if hasattr(block, "to_dict") else {}
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "content": block.get("text", "")})
+        elif kind == "thinking":
+            parts.append({"type": "reasoning", "content": block.get("thinking", "")})
+        elif kind == "tool_use":
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": block.get("id"),
+                    "name": block.get("name"),
+                    "arguments": block.get("input"),
+                }
+            )
+        elif kind == "tool_result":
+            parts.append(
+                {
+                    "type": "tool_call_response",
+                    "id": block.get("tool_use_id"),
+                    "response": block.get("content"),
+                }
+            )
+        else:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _input_content(params: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    system = params.get("system")
+    if system:
+        out["gen_ai.system_instructions"] = json.dumps(_parts(system), default=str)
+    messages = params.get("messages")
+    if isinstance(messages, list):
+        converted = [
+            {"role": m.get("role"), "parts": _parts(m.get("content"))}
+            for m in messages
+            if isinstance(m, Mapping)
+        ]
+        out["gen_ai.input.messages"] = json.dumps(converted, default=str)
+    return out
+
+
+def _output_content(message: Any) -> str:
+    output = {
+        "role": "assistant",
+        "parts": _parts(list(message.content)),
+        "finish_reason": message.stop_reason,
+    }
+    return json.dumps([output], default=str)
