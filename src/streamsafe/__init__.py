@@ -9,7 +9,16 @@ exports at its top level.
 """
 
 from ._accumulate import MessageAccumulator
-from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS, AsyncClient, Client
+from ._client import (
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+    REQUEST_SIZE_LIMITS,
+    AsyncClient,
+    AsyncMessages,
+    AsyncMessageStreamManager,
+    Client,
+    Messages,
+    MessageStreamManager,
+)
 from ._decoder import SSEDecoder
 from ._error_codes import (
     ClaudeCodeKeyCreatorNotMemberError,
@@ -69,7 +78,6 @@ from ._errors import (
     status_error_class,
 )
 from ._events import (
-    UNSET,
     CitationsDelta,
     CompactionBlock,
     CompactionDelta,
@@ -116,30 +124,12 @@ from ._stream import (
     aconnect_message_stream,
     connect_message_stream,
 )
-from ._transport import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_LIMITS,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    ShardedAsyncTransport,
-    ShardedTransport,
-    default_async_client,
-    default_sync_client,
-    has_keepalive,
-    keepalive_socket_options,
-    keepalive_transport,
-    sync_keepalive_transport,
-)
 from ._version import __version__
+from .transport import default_async_client, default_sync_client
 
 __all__ = [
-    "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_LIMITS",
-    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
-    "DEFAULT_TIMEOUT",
     "REQUEST_SIZE_LIMITS",
-    "UNSET",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -148,6 +138,8 @@ __all__ = [
     "AsyncClient",
     "AsyncEventSource",
     "AsyncMessageStream",
+    "AsyncMessageStreamManager",
+    "AsyncMessages",
     "AuthenticationError",
     "Backoff",
     "BadRequestError",
@@ -195,6 +187,8 @@ __all__ = [
     "MessageStartEvent",
     "MessageStopEvent",
     "MessageStream",
+    "MessageStreamManager",
+    "Messages",
     "Model",
     "NotFoundError",
     "OrganizationOnHoldError",
@@ -216,8 +210,6 @@ __all__ = [
     "RequestTooLargeError",
     "SSEDecoder",
     "SandboxEgressRestrictedError",
-    "ShardedAsyncTransport",
-    "ShardedTransport",
     "ServerToolResultBlock",
     "ServerToolUseBlock",
     "ServiceUnavailableError",
@@ -247,9 +239,41 @@ __all__ = [
     "decode_event",
     "default_async_client",
     "default_sync_client",
-    "has_keepalive",
-    "keepalive_socket_options",
-    "keepalive_transport",
     "status_error_class",
-    "sync_keepalive_transport",
 ]
+
+# Names that moved: still importable from here, with a DeprecationWarning
+# naming their new home.
+_MOVED: dict[str, tuple[str, str]] = {
+    name: ("streamsafe.transport", name)
+    for name in (
+        "DEFAULT_CONNECT_TIMEOUT",
+        "DEFAULT_LIMITS",
+        "DEFAULT_READ_TIMEOUT",
+        "DEFAULT_TIMEOUT",
+        "ShardedAsyncTransport",
+        "ShardedTransport",
+        "has_keepalive",
+        "keepalive_socket_options",
+        "keepalive_transport",
+        "sync_keepalive_transport",
+    )
+}
+_MOVED["UNSET"] = ("msgspec", "UNSET")
+
+
+def __getattr__(name: str) -> object:
+    moved = _MOVED.get(name)
+    if moved is None:
+        raise AttributeError(f"module 'streamsafe' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    module, attribute = moved
+    warnings.warn(
+        f"streamsafe.{name} is deprecated: use {module}.{attribute}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    value: object = getattr(importlib.import_module(module), attribute)
+    return value

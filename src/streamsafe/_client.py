@@ -51,8 +51,8 @@ from ._stream import (
     aopen_message_stream,
     open_message_stream,
 )
-from ._transport import default_async_client, default_sync_client, has_keepalive
 from ._version import __version__ as _version
+from .transport import default_async_client, default_sync_client, has_keepalive
 
 __all__ = [
     "DEFAULT_BASE_URL",

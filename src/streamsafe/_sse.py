@@ -34,7 +34,7 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
-from ._decoder import RawEvent, SSEDecoder
+from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -55,7 +55,6 @@ __all__ = [
     "connect_events",
 ]
 
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 #: Most bytes read from a response that is rejected (error status, not an event stream).
 MAX_REJECTED_BODY_BYTES = 256 * 1024
