@@ -1,15 +1,18 @@
 """The only place streamsafe reads private attributes of httpx and httpcore objects.
 
 Everything streamsafe builds, it builds through httpx's and httpcore's public
-interfaces. Two questions about objects *other* code built have no public
-answer, and are answered here: which transports an ``httpx.Client`` routes to
-(its default transport and its mounts), and which socket options the httpcore
-pool of a plain ``httpx.HTTPTransport`` opens its sockets with. Both serve
+interfaces. Three things have no public way, and are done here: which
+transports an ``httpx.Client`` routes to (its default transport and its
+mounts) and which socket options the httpcore pool of a plain
+``httpx.HTTPTransport`` opens its sockets with (both for
 :func:`streamsafe.transport.has_keepalive`, which warns about a user's client
-without TCP keep-alive. When a future httpx or httpcore no longer keeps these
-attributes, the function falls back to "unknown" (None), and logs one WARNING
-on the ``streamsafe`` logger per kind of fallback; ``tests/test_compat.py``
-fails when any fallback happens with the installed versions.
+without TCP keep-alive), and keeping the first part of a rejected response's
+body as its ``.content`` without reading the rest (:func:`keep_content`).
+When a future httpx or httpcore no longer keeps these attributes, each
+function falls back (to "unknown", or to leaving the body unread) and logs
+one WARNING on the ``streamsafe`` logger per kind of fallback;
+``tests/test_compat.py`` fails when any fallback happens with the installed
+versions.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from typing import Any, Final, NamedTuple
 import httpcore
 import httpx
 
-__all__ = ["PoolSockets", "client_routes", "fallbacks", "pool_sockets", "transport_pool"]
+__all__ = [
+    "PoolSockets",
+    "client_routes",
+    "fallbacks",
+    "keep_content",
+    "pool_sockets",
+    "transport_pool",
+]
 
 _log: Final = logging.getLogger("streamsafe")
 _fallen_back: set[str] = set()
@@ -88,3 +98,16 @@ def pool_sockets(pool: object) -> PoolSockets | None:
         _fall_back("the socket settings of an httpcore pool (_uds, _socket_options)")
         return None
     return PoolSockets(uds, None if options is None else list(options))
+
+
+def keep_content(response: httpx.Response, content: bytes) -> None:
+    """Make ``content`` (the part of the body that was read) the response's ``.content``.
+
+    What ``Response.read()`` does once it has the whole body, for a body read
+    only in part: ``.content`` and ``.text`` then work as usual.
+    """
+    response._content = content
+    try:
+        response.content  # noqa: B018 (checks that httpx still reads it there)
+    except httpx.ResponseNotRead:
+        _fall_back("the content of an httpx response (_content)")

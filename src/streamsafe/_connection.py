@@ -426,7 +426,7 @@ class AsyncBulkConnection(
             if head is not None:
                 return head
 
-    async def _response_closed(self, exchange: Exchange) -> None:
+    async def response_done(self, exchange: Exchange) -> None:
         await _aclose_shielded(self._release(exchange))
 
     async def aclose(self) -> None:
@@ -468,7 +468,7 @@ class _AsyncBody(_BodyCore[AsyncBulkConnection, httpcore.AsyncNetworkStream]):
         if not self._closed:
             self._closed = True
             async with _Trace("response_closed", _HTTP11_LOG, self._request):
-                await self._connection._response_closed(self._exchange)
+                await self._connection.response_done(self._exchange)
 
 
 class _AsyncReplay(_Replay[httpcore.AsyncNetworkStream], httpcore.AsyncNetworkStream):
@@ -573,7 +573,7 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
             if head is not None:
                 return head
 
-    def _response_closed(self, exchange: Exchange) -> None:
+    def response_done(self, exchange: Exchange) -> None:
         stream = self._release(exchange)
         if stream is not None:
             stream.close()
@@ -610,7 +610,7 @@ class _SyncBody(_BodyCore[BulkConnection, httpcore.NetworkStream]):
         if not self._closed:
             self._closed = True
             with _Trace("response_closed", _HTTP11_LOG, self._request):
-                self._connection._response_closed(self._exchange)
+                self._connection.response_done(self._exchange)
 
 
 class _SyncReplay(_Replay[httpcore.NetworkStream], httpcore.NetworkStream):

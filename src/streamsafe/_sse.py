@@ -34,6 +34,7 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
+from ._compat import keep_content
 from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
 from ._errors import (
     APIConnectionError,
@@ -145,7 +146,7 @@ def _read_rejected(response: httpx.Response) -> None:
 def _keep_content(response: httpx.Response, body: bytearray) -> None:
     # What Response.aread() does once it has the whole body: .content and
     # .text then work as usual, showing the part that was read.
-    response._content = bytes(body[:MAX_REJECTED_BODY_BYTES])
+    keep_content(response, bytes(body[:MAX_REJECTED_BODY_BYTES]))
 
 
 def _rejection(response: httpx.Response) -> APIError:
