@@ -6,6 +6,13 @@ final message is accumulated in linear time; every connection has TCP
 keep-alive. Every exception class is in :mod:`streamsafe.errors` (the tree is
 drawn in ``streamsafe._errors``); this package exports those the official SDK
 exports at its top level.
+
+This top level holds what an application uses: the clients and what they hand
+out (``AsyncMessages`` / ``Messages``, the stream managers, the streams),
+messages and events, errors, ``aconnect_events`` / ``aconnect_message_stream``
+and their sync twins, ``SSEDecoder`` and the default httpx client factories.
+Transport building blocks (keep-alive transports, sharding, socket options,
+timeouts and limits) live in :mod:`streamsafe.transport`.
 """
 
 from ._accumulate import MessageAccumulator
