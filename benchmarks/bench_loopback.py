@@ -264,10 +264,13 @@ REQUEST: dict[str, Any] = {
 def streamsafe_client() -> tuple[httpx.AsyncClient, str]:
     """streamsafe's default client, or a plain one if the transport module lacks it."""
     try:
-        from streamsafe._transport import default_async_client
+        from streamsafe.transport import default_async_client
     except ImportError:
-        return httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT), "plain httpx client"
-    return default_async_client(), "streamsafe._transport.default_async_client()"
+        try:  # before streamsafe.transport existed
+            from streamsafe._transport import default_async_client
+        except ImportError:
+            return httpx.AsyncClient(limits=LIMITS, timeout=TIMEOUT), "plain httpx client"
+    return default_async_client(), "streamsafe.default_async_client()"
 
 
 @dataclass

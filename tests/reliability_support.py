@@ -186,7 +186,8 @@ def _pools(client: httpx.AsyncClient | httpx.Client) -> list[Any]:
     for route in routes:
         inner = getattr(route, "transports", (route,))
         for transport in inner:
-            pools.append(transport._pool)
+            # streamsafe's transports show their pool; httpx's keep it private.
+            pools.append(getattr(transport, "pool", None) or transport._pool)
     return pools
 
 

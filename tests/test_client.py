@@ -886,7 +886,7 @@ def test_sync_http_client_without_keepalive_warns_once(emu: Emulator) -> None:
 
 @pytest.mark.usefixtures("fresh_warning")
 async def test_http_client_with_keepalive_is_used_and_left_open(emu: Emulator) -> None:
-    async with httpx.AsyncClient(transport=streamsafe.keepalive_transport()) as http:
+    async with httpx.AsyncClient(transport=streamsafe.transport.keepalive_transport()) as http:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             client = aclient(emu, http_client=http)
@@ -901,7 +901,7 @@ async def test_http_client_with_keepalive_is_used_and_left_open(emu: Emulator) -
 
 @pytest.mark.usefixtures("fresh_warning")
 def test_sync_http_client_with_keepalive_is_used_and_left_open(emu: Emulator) -> None:
-    with httpx.Client(transport=streamsafe.sync_keepalive_transport()) as http:
+    with httpx.Client(transport=streamsafe.transport.sync_keepalive_transport()) as http:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             client = sclient(emu, http_client=http)

@@ -24,11 +24,11 @@ import trustme
 from loopback_server import CLOSE, HEAD_CHUNKED, Reply, ScriptedServer, chunked, sized
 from streamsafe._connection import (
     AsyncBulkConnection,
-    BulkAsyncConnectionPool,
+    AsyncBulkConnectionPool,
     BulkConnection,
     BulkConnectionPool,
 )
-from streamsafe._transport import (
+from streamsafe.transport import (
     default_async_client,
     default_sync_client,
     has_keepalive,
@@ -59,7 +59,7 @@ async def async_client(**kwargs: object) -> AsyncIterator[httpx.AsyncClient]:
 
 def inner_pools(client: httpx.AsyncClient | httpx.Client) -> list[object]:
     sharded = client._transport
-    return [inner._pool for inner in sharded.transports]  # type: ignore[attr-defined]
+    return [inner.pool for inner in sharded.transports]  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def inner_pools(client: httpx.AsyncClient | httpx.Client) -> list[object]:
 async def test_default_async_client_uses_bulk_connections(server: ScriptedServer) -> None:
     server.replies.append(Reply([sized(b"ok")]))
     async with async_client() as client:
-        assert all(type(p) is BulkAsyncConnectionPool for p in inner_pools(client))
+        assert all(type(p) is AsyncBulkConnectionPool for p in inner_pools(client))
         response = await client.get(server.url)
         assert response.text == "ok"
         connections = [c for p in inner_pools(client) for c in p.connections]  # type: ignore[attr-defined]
@@ -88,12 +88,12 @@ def test_default_sync_client_uses_bulk_connections(server: ScriptedServer) -> No
 
 
 def test_opting_out_and_proxies_keep_httpcore_pools() -> None:
-    assert type(keepalive_transport(bulk_reads=False)._pool) is httpcore.AsyncConnectionPool
-    assert type(sync_keepalive_transport(bulk_reads=False)._pool) is httpcore.ConnectionPool
+    assert type(keepalive_transport(bulk_reads=False).pool) is httpcore.AsyncConnectionPool
+    assert type(sync_keepalive_transport(bulk_reads=False).pool) is httpcore.ConnectionPool
     proxied = keepalive_transport(proxy="http://127.0.0.1:9")
-    assert type(proxied._pool) is httpcore.AsyncHTTPProxy
+    assert type(proxied.pool) is httpcore.AsyncHTTPProxy
     # HTTP/2 needs httpcore's own connection: the bulk pool hands it over.
-    pool = keepalive_transport(http2=True)._pool
+    pool = keepalive_transport(http2=True).pool
     origin = httpcore.Origin(b"https", b"example.com", 443)
     assert not isinstance(pool.create_connection(origin), AsyncBulkConnection)
 
@@ -354,7 +354,7 @@ async def test_failed_last_write_leaves_the_connection_closed(server: ScriptedSe
     # Regression: the request was marked done before its last batch was
     # written, so the connection went back to the pool as idle.
     server.replies += [Reply([EARLY_413], early=True), Reply([sized(b"fresh")])]
-    async with BulkAsyncConnectionPool(network_backend=_FailingWriteBackend()) as pool:
+    async with AsyncBulkConnectionPool(network_backend=_FailingWriteBackend()) as pool:
         response = await pool.request("POST", server.url, content=b"x" * 100)
         assert (response.status, response.content) == (413, b"too big!")
         assert pool.connections == []  # closed, not parked as idle
@@ -443,11 +443,11 @@ async def test_unix_socket_origin(tmp_path: Path) -> None:
     scripted.replies += [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
     try:
         transport = keepalive_transport(uds=scripted.unix_path)
-        assert type(transport._pool) is BulkAsyncConnectionPool
+        assert type(transport.pool) is AsyncBulkConnectionPool
         async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
             assert (await client.get("http://api/v1")).content == b"".join(PIECES)
             assert (await client.get("http://api/v1")).text == "again"
-            connections = transport._pool.connections
+            connections = transport.pool.connections
             assert [type(c) for c in connections] == [AsyncBulkConnection]
     finally:
         scripted.close()
@@ -460,7 +460,7 @@ def test_unix_socket_transports_need_no_keepalive(tmp_path: Path) -> None:
     # left out, and a Unix-socket client does not count as missing keep-alive.
     path = str(tmp_path / "api.sock")
     transport = sync_keepalive_transport(uds=path, socket_options=[(1, 7, 65536)])
-    assert transport._pool._socket_options == [(1, 7, 65536)]
+    assert transport.socket_options == ((1, 7, 65536),)
     assert has_keepalive(httpx.Client(transport=transport))
     assert has_keepalive(httpx.Client(transport=httpx.HTTPTransport(uds=path)))
     assert not has_keepalive(httpx.Client(transport=httpx.HTTPTransport()))
@@ -495,7 +495,7 @@ class _SyncRefusingBackend(_RefusingBackend):
 async def test_connect_retries_follow_the_pool_setting() -> None:
     backend = _RefusingBackend()
     options = keepalive_socket_options()
-    pool = BulkAsyncConnectionPool(retries=3, network_backend=backend, socket_options=options)
+    pool = AsyncBulkConnectionPool(retries=3, network_backend=backend, socket_options=options)
     with pytest.raises(httpcore.ConnectError):
         await pool.request("GET", "http://example.invalid:8080/")
     assert len(backend.attempts) == 4

@@ -2,7 +2,7 @@
 
 Every case scripts what a raw-socket server sends back; the same script is
 played to ``httpcore.AsyncConnectionPool`` / ``httpcore.ConnectionPool`` and to
-:class:`BulkAsyncConnectionPool` / :class:`BulkConnectionPool` (asyncio, trio
+:class:`AsyncBulkConnectionPool` / :class:`BulkConnectionPool` (asyncio, trio
 and sync). Each request's outcome, ``(status, body)`` or the class of the error
 raised, and the number of connections the server saw (so reuse too) must be
 the same. The few places where the two legitimately differ are listed in
@@ -23,7 +23,7 @@ import httpcore
 import pytest
 
 from loopback_server import CLOSE, HEAD_CHUNKED, Reply, ScriptedServer, chunked, sized
-from streamsafe._connection import BulkAsyncConnectionPool, BulkConnectionPool
+from streamsafe._connection import AsyncBulkConnectionPool, BulkConnectionPool
 
 pytestmark = pytest.mark.anyio
 
@@ -267,7 +267,7 @@ def _check(name: str, stock: Result, bulk: Result) -> None:
 async def test_async_pools_agree(name: str) -> None:
     case = CASES[name]
     stock = await _async_run(httpcore.AsyncConnectionPool, case)
-    bulk = await _async_run(BulkAsyncConnectionPool, case)
+    bulk = await _async_run(AsyncBulkConnectionPool, case)
     _check(name, stock, bulk)
 
 
@@ -346,7 +346,7 @@ def _sync_trace(pool_class: Callable[..., Any], case: Case) -> list[Event]:
 @pytest.mark.parametrize("name", list(TRACED))
 async def test_async_trace_events_agree(name: str) -> None:
     stock = await _async_trace(httpcore.AsyncConnectionPool, TRACED[name])
-    bulk = await _async_trace(BulkAsyncConnectionPool, TRACED[name])
+    bulk = await _async_trace(AsyncBulkConnectionPool, TRACED[name])
     assert ("http11.receive_response_headers.started", ["request"]) in stock
     assert bulk == stock
 

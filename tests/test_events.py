@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from msgspec import UNSET
 
 import streamsafe
 from sse_helpers import (
@@ -22,7 +23,6 @@ from sse_helpers import (
     text_delta,
 )
 from streamsafe import (
-    UNSET,
     CitationsDelta,
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,

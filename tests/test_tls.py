@@ -81,7 +81,7 @@ def check(message: streamsafe.Message, server: ScriptedServer) -> None:
 
 async def test_custom_ca_async(tls_server: ScriptedServer, ca: trustme.CA) -> None:
     http_client = streamsafe.default_async_client(verify=trusting(ca))
-    assert streamsafe.has_keepalive(http_client)
+    assert streamsafe.transport.has_keepalive(http_client)
     async with streamsafe.AsyncClient(
         base_url=tls_server.url, api_key="test", http_client=http_client
     ) as client:
@@ -165,13 +165,18 @@ def test_proxy_routes_get_the_same_tls_settings(ca: trustme.CA) -> None:
     with streamsafe.default_sync_client(
         verify=context, proxy="http://proxy.example.test:3128", trust_env=False
     ) as http_client:
-        assert streamsafe.has_keepalive(http_client)
+        assert streamsafe.transport.has_keepalive(http_client)
         routes = [http_client._transport, *http_client._mounts.values()]
         pools = [
-            inner._pool
+            inner.pool
             for route in routes
             if route is not None
             for inner in route.transports  # type: ignore[union-attr]
         ]
     assert any(type(pool).__name__ == "HTTPProxy" for pool in pools)
-    assert all(pool._ssl_context is context for pool in pools)
+    assert all(
+        inner.settings.ssl_context is context
+        for route in routes
+        if route is not None
+        for inner in route.transports  # type: ignore[union-attr]
+    )

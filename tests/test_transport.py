@@ -13,15 +13,16 @@ import httpcore
 import httpx
 import pytest
 
-from streamsafe import _transport
-from streamsafe._transport import (
+from streamsafe.transport import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LIMITS,
     DEFAULT_READ_TIMEOUT,
+    KeepaliveTransport,
     ShardedAsyncTransport,
     ShardedTransport,
     default_async_client,
     default_sync_client,
+    environment_proxy_routes,
     has_keepalive,
     keepalive_socket_options,
     keepalive_transport,
@@ -334,7 +335,7 @@ def test_options_unknown_platform() -> None:
 def test_extra_socket_options_are_kept() -> None:
     nodelay = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = sync_keepalive_transport(socket_options=[nodelay])
-    options = list(transport._pool._socket_options or [])
+    options = list(transport.socket_options)
     assert options[-1] == nodelay
     assert options[:-1] == keepalive_socket_options()
 
@@ -394,9 +395,9 @@ async def test_https_tunnel_through_proxy_has_keepalive(
         assert has_keepalive(client)
         (route,) = client._mounts.values()
         assert isinstance(route, ShardedAsyncTransport)
-        wrapper = route.transports[0]._pool._network_backend  # type: ignore[attr-defined]
-        recorder = _RecordingBackend(wrapper.inner)
-        wrapper.inner = recorder
+        backend = route.transports[0].network_backend  # type: ignore[attr-defined]
+        recorder = _RecordingBackend(httpcore.AnyIOBackend())
+        backend.inner = recorder
         # The stand-in proxy accepts the CONNECT, then cannot speak TLS.
         with pytest.raises(httpx.HTTPError):
             await client.get("https://upstream.invalid/v1/messages")
@@ -477,7 +478,12 @@ def _proxy_of(transport: Any) -> tuple[bytes, bytes, int | None] | None:
     """Which proxy a route uses (None: direct), for plain and sharded transports."""
     if isinstance(transport, ShardedTransport):
         transport = transport.transports[0]
-    url = getattr(transport._pool, "_proxy_url", None)
+    if isinstance(transport, KeepaliveTransport):
+        proxy = transport.settings.proxy
+        if proxy is None:
+            return None
+        return (proxy.url.raw_scheme, proxy.url.raw_host, proxy.url.port)
+    url = getattr(transport._pool, "_proxy_url", None)  # a plain httpx transport
     return None if url is None else (url.scheme, url.host, url.port)
 
 
@@ -526,7 +532,7 @@ def test_proxy_routing_matches_httpx(
         monkeypatch.setenv(name, value)
     httpx_utils = pytest.importorskip("httpx._utils")
     if hasattr(httpx_utils, "get_environment_proxies"):
-        assert _transport._environment_proxy_routes() == httpx_utils.get_environment_proxies()
+        assert environment_proxy_routes() == httpx_utils.get_environment_proxies()
     with httpx.Client() as plain, default_sync_client(shards=1) as ours:
         assert has_keepalive(ours)
         for url in ROUTED_URLS:
@@ -675,7 +681,7 @@ async def test_sharded_real_connections_spread_over_pools(origin: LoopbackServer
                 response = await stack.enter_async_context(client.stream("GET", origin.url))
                 assert_keepalive(network_socket(response), 37, 7, 3)
             assert sharded.in_flight == (2, 2, 2, 2)
-            pools = [inner._pool for inner in sharded.transports]  # type: ignore[attr-defined]
+            pools = [inner.pool for inner in sharded.transports]  # type: ignore[attr-defined]
             assert [len(pool.connections) for pool in pools] == [2, 2, 2, 2]
         assert sharded.in_flight == (0, 0, 0, 0)
     assert origin.connections == 8
@@ -712,7 +718,7 @@ def test_sync_sharded_from_transports_threads() -> None:
 
 def _pool_limits(transport: ShardedAsyncTransport) -> list[tuple[int, int]]:
     return [
-        (inner._pool._max_connections, inner._pool._max_keepalive_connections)  # type: ignore[attr-defined]
+        (inner.settings.limits.max_connections, inner.settings.limits.max_keepalive_connections)  # type: ignore[attr-defined]
         for inner in transport.transports
     ]
 
@@ -731,18 +737,18 @@ def test_sharded_limits_are_divided() -> None:
     # Never more shards than connections.
     assert (
         _pool_limits(ShardedAsyncTransport(8, limits=httpx.Limits(max_connections=3)))
-        == [(1, 1)] * 3
+        == [(1, None)] * 3  # no keep-alive bound: httpcore caps it at max_connections
     )
     unbounded = ShardedAsyncTransport(4, limits=httpx.Limits(max_connections=None))
     assert len(unbounded.transports) == 4
-    assert all(c == sys.maxsize for c, _ in _pool_limits(unbounded))
+    assert all(c is None for c, _ in _pool_limits(unbounded))
 
 
 def test_default_client_divides_user_limits() -> None:
     with default_sync_client(shards=4, limits=httpx.Limits(max_connections=10)) as client:
         sharded = client._transport
         assert isinstance(sharded, ShardedTransport)
-        maxima = [inner._pool._max_connections for inner in sharded.transports]  # type: ignore[attr-defined]
+        maxima = [inner.settings.limits.max_connections for inner in sharded.transports]  # type: ignore[attr-defined]
         assert maxima == [3, 3, 2, 2]
 
 
@@ -782,7 +788,7 @@ async def test_default_client_aclose_closes_shards(origin: LoopbackServer) -> No
     assert isinstance(sharded, ShardedAsyncTransport)
     await client.aclose()
     for inner in sharded.transports:
-        assert inner._pool.connections == []  # type: ignore[attr-defined]
+        assert inner.pool.connections == []  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------

@@ -6,6 +6,13 @@ final message is accumulated in linear time; every connection has TCP
 keep-alive. Every exception class is in :mod:`streamsafe.errors` (the tree is
 drawn in ``streamsafe._errors``); this package exports those the official SDK
 exports at its top level.
+
+This top level holds what an application uses: the clients and what they hand
+out (``AsyncMessages`` / ``Messages``, the stream managers, the streams),
+messages and events, errors, ``aconnect_events`` / ``aconnect_message_stream``
+and their sync twins, ``SSEDecoder`` and the default httpx client factories.
+Transport building blocks (keep-alive transports, sharding, socket options,
+timeouts and limits) live in :mod:`streamsafe.transport`.
 """
 
 from ._accumulate import MessageAccumulator
@@ -23,7 +30,16 @@ from ._batch_models import (
 )
 from ._batches import AsyncBatches, AsyncBatchResults
 from ._batches_sync import Batches, BatchResults
-from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS, AsyncClient, Client
+from ._client import (
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+    REQUEST_SIZE_LIMITS,
+    AsyncClient,
+    AsyncMessages,
+    AsyncMessageStreamManager,
+    Client,
+    Messages,
+    MessageStreamManager,
+)
 from ._decoder import SSEDecoder
 from ._error_codes import (
     ClaudeCodeKeyCreatorNotMemberError,
@@ -86,7 +102,6 @@ from ._errors import (
     status_error_class,
 )
 from ._events import (
-    UNSET,
     CitationsDelta,
     CompactionBlock,
     CompactionDelta,
@@ -134,64 +149,44 @@ from ._stream import (
     aconnect_message_stream,
     connect_message_stream,
 )
-from ._transport import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_LIMITS,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT,
-    ShardedAsyncTransport,
-    ShardedTransport,
-    default_async_client,
-    default_sync_client,
-    has_keepalive,
-    keepalive_socket_options,
-    keepalive_transport,
-    sync_keepalive_transport,
-)
 from ._version import __version__
+from .transport import default_async_client, default_sync_client
 
 __all__ = [
-    "BatchProgress",
-    "BatchCanceled",
-    "BatchErrored",
-    "BatchExpired",
-    "BatchOtherResult",
-    "BatchResult",
-    "BatchSucceeded",
-    "DeletedMessageBatch",
-    "MessageBatch",
-    "MessageBatchRequestCounts",
-    "AsyncBatches",
-    "AsyncBatchResults",
-    "Batches",
-    "BatchResults",
-    "BatchRequestError",
-    "BatchWaitTimeoutError",
-    "LineTooLargeError",
-    "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_LIMITS",
-    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
-    "DEFAULT_TIMEOUT",
     "REQUEST_SIZE_LIMITS",
-    "UNSET",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
     "AnthropicError",
+    "AsyncBatchResults",
+    "AsyncBatches",
     "AsyncClient",
     "AsyncEventSource",
     "AsyncMessageStream",
+    "AsyncMessageStreamManager",
+    "AsyncMessages",
     "AuthenticationError",
     "Backoff",
     "BadRequestError",
+    "BatchCanceled",
+    "BatchErrored",
+    "BatchExpired",
+    "BatchOtherResult",
+    "BatchProgress",
+    "BatchRequestError",
+    "BatchResult",
+    "BatchResults",
+    "BatchSucceeded",
+    "BatchWaitTimeoutError",
+    "Batches",
     "BillingError",
-    "Call",
     "CMEKContextUnavailableError",
     "CMEKKeyDisabledError",
     "CMEKKeyNetworkBlockedError",
     "CMEKKeyUnreachableError",
+    "Call",
     "CitationsDelta",
     "ClaudeCodeKeyCreatorNotMemberError",
     "ClaudeCodeVersionTooOldError",
@@ -207,6 +202,7 @@ __all__ = [
     "ContentTooLargeError",
     "ContractSpendLimitReachedError",
     "DeadlineExceededError",
+    "DeletedMessageBatch",
     "Delta",
     "EnforcedSpendLimitReachedError",
     "ErrorEvent",
@@ -219,18 +215,23 @@ __all__ = [
     "IncompleteStreamError",
     "InputJSONDelta",
     "InternalServerError",
+    "LineTooLargeError",
     "LinkedOrganizationBillingUnavailableError",
     "LinkedOrganizationSpendLimitReachedError",
     "MCPToolUseBlock",
     "MalformedEventError",
     "Message",
     "MessageAccumulator",
+    "MessageBatch",
+    "MessageBatchRequestCounts",
     "MessageDelta",
     "MessageDeltaEvent",
     "MessageDeltaUsage",
     "MessageStartEvent",
     "MessageStopEvent",
     "MessageStream",
+    "MessageStreamManager",
+    "Messages",
     "Model",
     "NotFoundError",
     "Observer",
@@ -255,8 +256,6 @@ __all__ = [
     "RetryScheduled",
     "SSEDecoder",
     "SandboxEgressRestrictedError",
-    "ShardedAsyncTransport",
-    "ShardedTransport",
     "ServerToolResultBlock",
     "ServerToolUseBlock",
     "ServiceUnavailableError",
@@ -288,9 +287,41 @@ __all__ = [
     "decode_event",
     "default_async_client",
     "default_sync_client",
-    "has_keepalive",
-    "keepalive_socket_options",
-    "keepalive_transport",
     "status_error_class",
-    "sync_keepalive_transport",
 ]
+
+# Names that moved: still importable from here, with a DeprecationWarning
+# naming their new home.
+_MOVED: dict[str, tuple[str, str]] = {
+    name: ("streamsafe.transport", name)
+    for name in (
+        "DEFAULT_CONNECT_TIMEOUT",
+        "DEFAULT_LIMITS",
+        "DEFAULT_READ_TIMEOUT",
+        "DEFAULT_TIMEOUT",
+        "ShardedAsyncTransport",
+        "ShardedTransport",
+        "has_keepalive",
+        "keepalive_socket_options",
+        "keepalive_transport",
+        "sync_keepalive_transport",
+    )
+}
+_MOVED["UNSET"] = ("msgspec", "UNSET")
+
+
+def __getattr__(name: str) -> object:
+    moved = _MOVED.get(name)
+    if moved is None:
+        raise AttributeError(f"module 'streamsafe' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    module, attribute = moved
+    warnings.warn(
+        f"streamsafe.{name} is deprecated: use {module}.{attribute}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    value: object = getattr(importlib.import_module(module), attribute)
+    return value

@@ -57,8 +57,8 @@ from ._stream import (
     aopen_message_stream,
     open_message_stream,
 )
-from ._transport import default_async_client, default_sync_client, has_keepalive
 from ._version import __version__ as _version
+from .transport import default_async_client, default_sync_client, has_keepalive
 
 if TYPE_CHECKING:
     from ._batches import AsyncBatches
@@ -95,7 +95,7 @@ def _warn_without_keepalive(http_client: httpx.Client | httpx.AsyncClient) -> No
         "the httpx client given to streamsafe has no TCP keep-alive; long requests may die "
         "on idle network paths. Build it with streamsafe.default_async_client() / "
         "default_sync_client() (keep-alive, proxies from the environment), or pass "
-        "transport=streamsafe.keepalive_transport().",
+        "transport=streamsafe.transport.keepalive_transport().",
         RuntimeWarning,
         stacklevel=3,  # 1: here, 2: the client's __init__, 3: the caller building the client
     )

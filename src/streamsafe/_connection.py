@@ -2,17 +2,17 @@
 
 :class:`AsyncBulkConnection` and :class:`BulkConnection` implement httpcore's
 connection interface, so httpcore's pool keeps doing what it does well
-(limits, queueing, keep-alive expiry) and httpx maps every error as usual.
+(limits, queueing, keep-alive expiry) and errors are mapped as httpx maps them.
 What changes is the response body: instead of one h11 event, one httpcore
 yield and one httpx yield per HTTP chunk, each socket read becomes one piece of
 body, whatever number of chunks it held (see :mod:`streamsafe._http11`, which
 holds all of the protocol logic; the two classes here only move bytes).
 
-:class:`BulkAsyncConnectionPool` / :class:`BulkConnectionPool` open these for
-direct HTTP/1.1 origins (``http://``, ``https://``, Unix sockets) and leave
-proxied, HTTP/2 and SOCKS connections to httpcore's own classes.
-:func:`use_bulk_connections` swaps the pool of an httpx transport for one of
-them.
+:class:`AsyncBulkConnectionPool` / :class:`BulkConnectionPool` are httpcore's
+pools, built from httpcore's public arguments, that open these for direct
+HTTP/1.1 origins (``http://``, ``https://``, Unix sockets) and leave HTTP/2 to
+httpcore's own connection; :mod:`streamsafe.transport` builds them (and
+httpcore's proxy pools for proxied routes).
 
 httpcore's ``trace`` extension sees the same events as from httpcore's own
 connections (``connection.connect_tcp``, ``connection.start_tls``,
@@ -36,22 +36,21 @@ import ssl
 import threading
 import time
 import types
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 import anyio
 import httpcore
-import httpx
 
+from ._backends import AsyncOptionsBackend, OptionsBackend
 from ._http11 import Exchange, RequestWrites, ResponseHead, connect_delays
 
 __all__ = [
     "AsyncBulkConnection",
-    "BulkAsyncConnectionPool",
+    "AsyncBulkConnectionPool",
     "BulkConnection",
     "BulkConnectionPool",
-    "use_bulk_connections",
 ]
 
 READ_SIZE: Final = 64 * 1024
@@ -427,7 +426,7 @@ class AsyncBulkConnection(
             if head is not None:
                 return head
 
-    async def _response_closed(self, exchange: Exchange) -> None:
+    async def response_done(self, exchange: Exchange) -> None:
         await _aclose_shielded(self._release(exchange))
 
     async def aclose(self) -> None:
@@ -469,7 +468,7 @@ class _AsyncBody(_BodyCore[AsyncBulkConnection, httpcore.AsyncNetworkStream]):
         if not self._closed:
             self._closed = True
             async with _Trace("response_closed", _HTTP11_LOG, self._request):
-                await self._connection._response_closed(self._exchange)
+                await self._connection.response_done(self._exchange)
 
 
 class _AsyncReplay(_Replay[httpcore.AsyncNetworkStream], httpcore.AsyncNetworkStream):
@@ -574,7 +573,7 @@ class BulkConnection(_ConnectionCore[httpcore.NetworkStream], httpcore.Connectio
             if head is not None:
                 return head
 
-    def _response_closed(self, exchange: Exchange) -> None:
+    def response_done(self, exchange: Exchange) -> None:
         stream = self._release(exchange)
         if stream is not None:
             stream.close()
@@ -611,7 +610,7 @@ class _SyncBody(_BodyCore[BulkConnection, httpcore.NetworkStream]):
         if not self._closed:
             self._closed = True
             with _Trace("response_closed", _HTTP11_LOG, self._request):
-                self._connection._response_closed(self._exchange)
+                self._connection.response_done(self._exchange)
 
 
 class _SyncReplay(_Replay[httpcore.NetworkStream], httpcore.NetworkStream):
@@ -638,70 +637,137 @@ class _SyncReplay(_Replay[httpcore.NetworkStream], httpcore.NetworkStream):
 # ---------------------------------------------------------------------------
 
 
-def _pool_arguments(pool: Any) -> dict[str, Any]:
-    """The arguments ``pool`` was built with (httpcore 1.0 keeps them as attributes)."""
-    return {
-        "ssl_context": pool._ssl_context,
-        "proxy": pool._proxy,
-        "max_connections": pool._max_connections,
-        "max_keepalive_connections": pool._max_keepalive_connections,
-        "keepalive_expiry": pool._keepalive_expiry,
-        "http1": pool._http1,
-        "http2": pool._http2,
-        "retries": pool._retries,
-        "local_address": pool._local_address,
-        "uds": pool._uds,
-        "network_backend": pool._network_backend,
-        "socket_options": pool._socket_options,
-    }
+class _BulkPoolCore:
+    """What the two pools share: the settings their bulk connections are opened with."""
+
+    def _bulk_init(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        keepalive_expiry: float | None,
+        http1: bool,
+        http2: bool,
+        retries: int,
+        local_address: str | None,
+        uds: str | None,
+        network_backend: Any,
+        socket_options: Any,
+    ) -> None:
+        # HTTP/2 (and a pool without HTTP/1.1) needs httpcore's own connection.
+        self._streamsafe_bulk: _ConnectSettings | None = (
+            _ConnectSettings(
+                ssl_context=ssl_context,
+                keepalive_expiry=keepalive_expiry,
+                retries=retries,
+                local_address=local_address,
+                uds=uds,
+                socket_options=socket_options,
+                network_backend=network_backend,
+            )
+            if http1 and not http2
+            else None
+        )
 
 
-def _bulk_settings(pool: Any) -> _ConnectSettings | None:
-    """Connect settings for a bulk connection, or None when httpcore's own is needed."""
-    arguments = _pool_arguments(pool)
-    if arguments["proxy"] is not None or arguments["http2"] or not arguments["http1"]:
-        return None
-    return _ConnectSettings(**{f.name: arguments[f.name] for f in fields(_ConnectSettings)})
+class AsyncBulkConnectionPool(_BulkPoolCore, httpcore.AsyncConnectionPool):
+    """httpcore's async pool, opening :class:`AsyncBulkConnection` for direct HTTP/1.1.
 
+    Takes httpcore's ``AsyncConnectionPool`` arguments; ``network_backend``
+    defaults to an :class:`~streamsafe._backends.AsyncOptionsBackend` without
+    options (httpcore's own backend for the running event loop).
+    """
 
-class BulkAsyncConnectionPool(httpcore.AsyncConnectionPool):
-    """httpcore's async pool, opening :class:`AsyncBulkConnection` for direct HTTP/1.1."""
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> None:
+        backend = AsyncOptionsBackend() if network_backend is None else network_backend
+        super().__init__(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+            http1=http1,
+            http2=http2,
+            retries=retries,
+            local_address=local_address,
+            uds=uds,
+            network_backend=backend,
+            socket_options=socket_options,
+        )
+        self._bulk_init(
+            ssl_context,
+            keepalive_expiry,
+            http1,
+            http2,
+            retries,
+            local_address,
+            uds,
+            backend,
+            socket_options,
+        )
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
-        settings = _bulk_settings(self)
+        settings = self._streamsafe_bulk
         if settings is None:
             return super().create_connection(origin)
         return AsyncBulkConnection(origin, settings)
 
 
-class BulkConnectionPool(httpcore.ConnectionPool):
-    """httpcore's sync pool, opening :class:`BulkConnection` for direct HTTP/1.1."""
+class BulkConnectionPool(_BulkPoolCore, httpcore.ConnectionPool):
+    """Synchronous twin of :class:`AsyncBulkConnectionPool` (backend: ``OptionsBackend``)."""
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections: int | None = 10,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float | None = None,
+        http1: bool = True,
+        http2: bool = False,
+        retries: int = 0,
+        local_address: str | None = None,
+        uds: str | None = None,
+        network_backend: httpcore.NetworkBackend | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> None:
+        backend = OptionsBackend() if network_backend is None else network_backend
+        super().__init__(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=keepalive_expiry,
+            http1=http1,
+            http2=http2,
+            retries=retries,
+            local_address=local_address,
+            uds=uds,
+            network_backend=backend,
+            socket_options=socket_options,
+        )
+        self._bulk_init(
+            ssl_context,
+            keepalive_expiry,
+            http1,
+            http2,
+            retries,
+            local_address,
+            uds,
+            backend,
+            socket_options,
+        )
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
-        settings = _bulk_settings(self)
+        settings = self._streamsafe_bulk
         if settings is None:
             return super().create_connection(origin)
         return BulkConnection(origin, settings)
-
-
-def use_bulk_connections(transport: httpx.AsyncHTTPTransport | httpx.HTTPTransport) -> bool:
-    """Give an httpx transport a bulk pool with the same settings; False if it cannot.
-
-    Only a transport whose pool is exactly httpcore's direct pool is changed
-    (not a proxy pool, not a pool of another kind), and only if that pool
-    still exposes its settings the way httpcore 1.0 does.
-    """
-    pool: Any = getattr(transport, "_pool", None)
-    replacement: type[httpcore.AsyncConnectionPool] | type[httpcore.ConnectionPool]
-    if type(pool) is httpcore.AsyncConnectionPool:
-        replacement = BulkAsyncConnectionPool
-    elif type(pool) is httpcore.ConnectionPool:
-        replacement = BulkConnectionPool
-    else:
-        return False
-    try:
-        arguments = _pool_arguments(pool)
-    except AttributeError:
-        return False
-    transport._pool = replacement(**arguments)
-    return True

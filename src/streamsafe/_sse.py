@@ -34,7 +34,8 @@ import anyio
 import httpx
 from httpx_sse import ServerSentEvent
 
-from ._decoder import RawEvent, SSEDecoder
+from ._compat import keep_content
+from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -55,7 +56,6 @@ __all__ = [
     "connect_events",
 ]
 
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 #: Most bytes read from a response that is rejected (error status, not an event stream).
 MAX_REJECTED_BODY_BYTES = 256 * 1024
@@ -146,7 +146,7 @@ def _read_rejected(response: httpx.Response) -> None:
 def _keep_content(response: httpx.Response, body: bytearray) -> None:
     # What Response.aread() does once it has the whole body: .content and
     # .text then work as usual, showing the part that was read.
-    response._content = bytes(body[:MAX_REJECTED_BODY_BYTES])
+    keep_content(response, bytes(body[:MAX_REJECTED_BODY_BYTES]))
 
 
 def _rejection(response: httpx.Response) -> APIError:

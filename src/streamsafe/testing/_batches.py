@@ -241,7 +241,7 @@ class _BatchApp:
     """The batch endpoints over one emulator state (one store per app)."""
 
     def __init__(self, state: EmulatorState) -> None:
-        self._state = state
+        self.state = state
         self._batches: dict[str, _Batch] = {}
 
     def routes(self) -> list[Route]:
@@ -291,7 +291,7 @@ class _BatchApp:
             if not isinstance(item.get("params"), dict):
                 raise _Refused(400, f"requests.{index}.params: must be an object")
             items.append((custom_id, item["params"]))
-        number = self._state.next_number()
+        number = self.state.next_number()
         batch = _Batch(make_id("msgbatch", number), items, time.monotonic(), time.time())
         try:
             _parse_script(batch, call.headers.get(BATCH_HEADER, ""))
@@ -497,7 +497,7 @@ class _Endpoint:
         self._reads_body = reads_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = self._app._state
+        state = self._app.state
         _, request_id = state.next_request_id()
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers", []):
