@@ -125,7 +125,18 @@ from ._events import (
     Usage,
     decode_event,
 )
-from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd, StreamMetrics
+from ._observe import (
+    BatchEnd,
+    BatchOperation,
+    BatchPoll,
+    BatchResume,
+    Call,
+    Observer,
+    ResponseHeaders,
+    RetryScheduled,
+    StreamEnd,
+    StreamMetrics,
+)
 from ._retry import Backoff
 from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
 from ._stream import (
@@ -188,6 +199,10 @@ __all__ = [
     "BadRequestError",
     "BillingError",
     "Call",
+    "BatchEnd",
+    "BatchOperation",
+    "BatchPoll",
+    "BatchResume",
     "CMEKContextUnavailableError",
     "CMEKKeyDisabledError",
     "CMEKKeyNetworkBlockedError",
