@@ -52,7 +52,9 @@ code that exception's class name. A stream closed early without an exception
 ``input``/``output``), ``gen_ai.client.operation.time_to_first_chunk`` (s,
 only when content arrived) and ``gen_ai.client.operation.time_per_output_chunk``
 (s, one point per read of the body after the first content: a chunk is what
-one read delivered, one or more SSE events — never one point per event).
+one read delivered, one or more SSE events — never one point per event; the
+points are recorded together, 1024 at a time and when the call ends, which
+costs a stream a third of recording each during the read).
 
 **Content** is never recorded unless ``capture_content=True``: then
 ``gen_ai.system_instructions``, ``gen_ai.input.messages`` and
@@ -142,6 +144,9 @@ TOKEN_BUCKETS = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )  # fmt: skip
 
+#: Per-chunk times kept before they are recorded together (bounds the memory held).
+CHUNK_FLUSH = 1024
+
 _REQUEST_ATTRIBUTES = {
     "max_tokens": ("gen_ai.request.max_tokens", int),
     "temperature": ("gen_ai.request.temperature", float),
@@ -153,9 +158,11 @@ _REQUEST_ATTRIBUTES = {
 class _Open:
     """What the observer keeps for one call until it ends."""
 
-    __slots__ = ("common", "span")
+    __slots__ = ("chunks", "common", "span")
 
     def __init__(self, span: Span, common: dict[str, Any]) -> None:
+        #: Per-chunk times not yet recorded (see ``on_chunk``).
+        self.chunks: list[float] = []
         self.span = span
         #: The attributes every metric point of this call carries.
         self.common = common
@@ -250,9 +257,21 @@ class OpenTelemetryObserver(Observer):
             opened.span.set_attribute("gen_ai.response.time_to_first_chunk", seconds)
 
     def on_chunk(self, call: Call, seconds: float) -> None:
+        # Recorded CHUNK_FLUSH at a time, and at the end: the same points, but
+        # a histogram record() interleaved with every read of the body cost
+        # the stream about 15% of its CPU time (cold caches); in a row, a third.
         opened = self._calls.get(call)
         if opened is not None:
-            self._per_chunk.record(seconds, opened.common)
+            chunks = opened.chunks
+            chunks.append(seconds)
+            if len(chunks) >= CHUNK_FLUSH:
+                self._flush_chunks(opened)
+
+    def _flush_chunks(self, opened: _Open) -> None:
+        record, common = self._per_chunk.record, opened.common
+        for seconds in opened.chunks:
+            record(seconds, common)
+        opened.chunks.clear()
 
     def on_retry(self, call: Call, retry: RetryScheduled) -> None:
         opened = self._calls.get(call)
@@ -271,6 +290,8 @@ class OpenTelemetryObserver(Observer):
         opened = self._calls.pop(call, None)
         if opened is None:
             return
+        if opened.chunks:
+            self._flush_chunks(opened)
         span, common = opened.span, dict(opened.common)
         message = end.message
         if message is not None:
