@@ -721,3 +721,21 @@ def test_the_observer_benchmark_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     bench = importlib.import_module("bench_observe")
     times = asyncio.run(bench.measure(300, 1))
     assert set(times) == {"no observer", "no-op observer", "OTel to memory"}
+
+
+def test_per_chunk_points_are_all_recorded_in_groups(telemetry: Telemetry) -> None:
+    """Every chunk's point reaches the histogram: each full group at once, the rest at the end."""
+    import streamsafe.otel as otel
+
+    call = Call(telemetry.observer, dict(REQUEST), url="https://api.anthropic.com/v1/messages")
+    total = otel.CHUNK_FLUSH + 5
+    for _ in range(otel.CHUNK_FLUSH):
+        telemetry.observer.on_chunk(call, 0.001)
+    (point,) = telemetry.points("gen_ai.client.operation.time_per_output_chunk")
+    assert point.count == otel.CHUNK_FLUSH  # the first group, before the call ended
+    for _ in range(total - otel.CHUNK_FLUSH):
+        telemetry.observer.on_chunk(call, 0.001)
+    call.end("abandoned", reason="closed")
+    (point,) = telemetry.points("gen_ai.client.operation.time_per_output_chunk")
+    assert point.count == total
+    assert telemetry.recording.only().chunks == total

@@ -140,7 +140,18 @@ from ._events import (
     Usage,
     decode_event,
 )
-from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd, StreamMetrics
+from ._observe import (
+    BatchEnd,
+    BatchOperation,
+    BatchPoll,
+    BatchResume,
+    Call,
+    Observer,
+    ResponseHeaders,
+    RetryScheduled,
+    StreamEnd,
+    StreamMetrics,
+)
 from ._retry import Backoff
 from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
 from ._stream import (
@@ -171,13 +182,17 @@ __all__ = [
     "Backoff",
     "BadRequestError",
     "BatchCanceled",
+    "BatchEnd",
     "BatchErrored",
     "BatchExpired",
+    "BatchOperation",
     "BatchOtherResult",
+    "BatchPoll",
     "BatchProgress",
     "BatchRequestError",
     "BatchResult",
     "BatchResults",
+    "BatchResume",
     "BatchSucceeded",
     "BatchWaitTimeoutError",
     "Batches",

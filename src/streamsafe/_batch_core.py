@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -31,6 +31,9 @@ from ._errors import (
 from ._jsonl import DEFAULT_MAX_LINE_BYTES, JSONLReader
 from ._retry import Backoff, RetryPolicy
 
+if TYPE_CHECKING:
+    from ._observe import BatchOperation
+
 __all__ = [
     "MAX_BATCH_REQUESTS",
     "RESUBMIT_DEFAULT",
@@ -38,6 +41,7 @@ __all__ = [
     "ResultsDownload",
     "Waiter",
     "batch_body",
+    "batch_model",
     "resubmission",
 ]
 
@@ -116,6 +120,15 @@ def batch_body(requests: Iterable[Any]) -> dict[str, Any]:
     return {"requests": items}
 
 
+def batch_model(body: Mapping[str, Any]) -> str | None:
+    """The model every request of a batch body names (``None`` if they differ)."""
+    models = {item["params"].get("model") for item in body.get("requests", ()) if "params" in item}
+    if len(models) != 1:
+        return None
+    (model,) = models
+    return model if isinstance(model, str) and model else None
+
+
 # -- results ---------------------------------------------------------------------------
 
 
@@ -153,12 +166,20 @@ class ResultsDownload:
     was not content-encoded), else downloads the file again and skips the
     bytes of the rows already delivered (the file does not change once the
     batch has ended). Cuts are resumed as long as each one made progress;
-    ``max_retries`` cuts in a row without a new row end it.
+    ``max_retries`` cuts in a row without a new row end it. ``op`` is told of
+    the rows read and of each resume.
     """
 
-    def __init__(self, policy: RetryPolicy, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        op: BatchOperation | None = None,
+    ):
         self.reader = JSONLReader(max_line_bytes=max_line_bytes)
         self.policy = policy
+        self.op = op
         self.resumes = 0
         self._range_ok: bool | None = None
         self._etag: str | None = None
@@ -203,7 +224,8 @@ class ResultsDownload:
                 return []
             chunk = chunk[self._skip :]
             self._skip = 0
-        return [decode_result_row(line) for line in self.reader.feed(chunk)]
+        rows = [decode_result_row(line) for line in self.reader.feed(chunk)]
+        return rows if self.op is None else self.op.read(rows)
 
     def finish(self) -> list[BatchResult]:
         if self._skip:
@@ -211,7 +233,8 @@ class ResultsDownload:
                 f"the results file is shorter on a new download than the {self.reader.offset:,} "
                 "bytes already read: it changed, rows cannot be matched"
             )
-        return [decode_result_row(line) for line in self.reader.end()]
+        rows = [decode_result_row(line) for line in self.reader.end()]
+        return rows if self.op is None else self.op.read(rows)
 
     def after_cut(self, error: APIError) -> float:
         """The wait before resuming after ``error``; re-raises it when not resumable."""
@@ -223,6 +246,10 @@ class ResultsDownload:
             raise error
         self._stalled += 1
         self.resumes += 1
+        if self.op is not None:
+            reader = self.reader
+            ranged = bool(self._range_ok)
+            self.op.resumed(delay, error, offset=reader.offset, rows=reader.rows, ranged=ranged)
         return delay
 
 
@@ -262,7 +289,8 @@ class Waiter:
     529) never ends the wait: the next poll follows after the server's
     ``retry-after`` or a backoff. Only the batch ending, ``timeout`` seconds
     passing, ``expires_at`` passing by more than ``expiry_grace`` while the
-    batch still has not ended, or a non-retryable error end it.
+    batch still has not ended, or a non-retryable error end it. ``op`` is
+    told of each poll answered or survived.
     """
 
     def __init__(
@@ -275,6 +303,7 @@ class Waiter:
         expiry_grace: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        op: BatchOperation | None = None,
     ) -> None:
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must not be negative")
@@ -294,6 +323,7 @@ class Waiter:
         self.error: APIError | None = None
         self._failures = 0
         self._successes = 0
+        self.op = op
 
     def after_batch(self, batch: MessageBatch, headers: httpx.Headers | None) -> float | None:
         """A poll answered: ``None`` when the batch has ended, else the next wait."""
@@ -301,7 +331,11 @@ class Waiter:
         self.batch = batch
         self.error = None
         self._failures = 0
+        if self.op is not None:
+            self.op.seen(batch)  # the state is known even if waiting gives up below
         if batch.ended:
+            if self.op is not None:
+                self.op.polled(batch, None, None, headers)
             return None
         if self._wall() > batch.expires_at.timestamp() + self.expiry_grace:
             raise BatchWaitTimeoutError(
@@ -312,7 +346,10 @@ class Waiter:
         delay = min(self.max_poll_interval, self.poll_interval * 1.5**self._successes)
         self._successes += 1
         asked = retry_after_seconds(headers) if headers is not None else None
-        return self._bounded(max(delay, asked) if asked is not None else delay)
+        delay = self._bounded(max(delay, asked) if asked is not None else delay)
+        if self.op is not None:
+            self.op.polled(batch, None, delay, headers)
+        return delay
 
     def after_error(self, error: APIError) -> float:
         """A poll failed: the wait before the next one; re-raises a non-retryable error."""
@@ -326,7 +363,10 @@ class Waiter:
             asked = retry_after_seconds(error.response.headers)
         delay = asked if asked is not None else self.backoff.delay(self._failures)
         self._failures += 1
-        return self._bounded(delay)
+        delay = self._bounded(delay)
+        if self.op is not None:
+            self.op.polled(None, error, delay)
+        return delay
 
     def _bounded(self, delay: float) -> float:
         if self.deadline is None:

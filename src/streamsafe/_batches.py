@@ -5,12 +5,17 @@ through any network trouble, read every result exactly once. The decisions
 live in :mod:`streamsafe._batch_core` (checks, polling, resuming a cut
 download) and :mod:`streamsafe._jsonl` (the line splitter); the classes here
 only do the I/O (async here, sync in :mod:`streamsafe._batches_sync`).
+
+Each operation reports to the client's observer through a
+:class:`~streamsafe.BatchOperation` (:mod:`streamsafe._observe`), which
+decides how it ended; the shells only say what happened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import weakref
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -21,7 +26,7 @@ from collections.abc import (
     Mapping,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -33,6 +38,7 @@ from ._batch_core import (
     ResultsDownload,
     Waiter,
     batch_body,
+    batch_model,
     check_which,
     resubmission,
     results_path,
@@ -47,10 +53,11 @@ from ._batch_models import (
 from ._client import _aretry, _json_result
 from ._errors import APIError, MalformedEventError, error_from_response
 from ._jsonl import DEFAULT_MAX_LINE_BYTES
+from ._observe import BatchOperation, BatchOperationName
 from ._sse import transport_error
 
 if TYPE_CHECKING:
-    from ._client import AsyncClient, _ClientConfig
+    from ._client import AsyncClient, Client, _ClientConfig
 
 __all__ = ["AsyncBatchResults", "AsyncBatches"]
 
@@ -61,6 +68,7 @@ DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_MAX_POLL_INTERVAL = 60.0
 
 ProgressCallback = Callable[[BatchProgress], object]
+_T = TypeVar("_T")
 
 
 def _batch_id(batch: str | MessageBatch) -> str:
@@ -80,8 +88,13 @@ class _Requests:
     def __init__(self, config: _ClientConfig) -> None:
         self.config = config
 
-    def create(self, requests: Iterable[Any], extra: Mapping[str, str] | None) -> dict[str, Any]:
-        return self.config.json_request(_BATCHES, batch_body(requests), extra)
+    def create(
+        self, requests: Iterable[Any], extra: Mapping[str, str] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The request, and what its operation says of it (model, number of requests)."""
+        body = batch_body(requests)
+        request = self.config.json_request(_BATCHES, body, extra)
+        return request, {"model": batch_model(body), "requests": len(body["requests"])}
 
     def get(
         self, path: str, extra: Mapping[str, str] | None, params: Mapping[str, Any] | None = None
@@ -119,6 +132,27 @@ class _Requests:
             "url": self.config.url(path),
             "headers": self.config.headers(headers),
         }
+
+
+def _operation(
+    client: AsyncClient | Client,
+    name: BatchOperationName,
+    request: dict[str, Any] | None = None,
+    **details: Any,
+) -> BatchOperation:
+    """A new operation told to the client's observer (``request``: its first request)."""
+    url = request["url"] if request is not None else client._config.url(_BATCHES)
+    return BatchOperation(client._observer, name, url=str(url), **details)
+
+
+def _results_started(results: object, op: BatchOperation) -> BatchOperation:
+    """A results reader began: if it is dropped unclosed, its operation ends then."""
+    weakref.finalize(results, op.collected).atexit = False
+    return op
+
+
+def _deleted(data: Any) -> DeletedMessageBatch:
+    return DeletedMessageBatch(id=str(data.get("id", "")), type=str(data.get("type", "")))
 
 
 def _next_page(query: dict[str, Any], page: Any) -> dict[str, Any] | None:
@@ -167,9 +201,13 @@ class AsyncBatchResults:
         prepare: Callable[[], Awaitable[MessageBatch]],
         extra_headers: Mapping[str, str] | None,
         max_line_bytes: int,
+        batch_id: str | None = None,
     ) -> None:
         self._client = client
         self._prepare = prepare
+        self._batch_id = batch_id
+        self._op: BatchOperation | None = None
+        self._complete = False
         self._extra = extra_headers
         self._max_line_bytes = max_line_bytes
         self.batch: MessageBatch | None = None
@@ -198,9 +236,9 @@ class AsyncBatchResults:
 
     async def aclose(self) -> None:
         self._finished = True
-        response, self._response, self._chunks = self._response, None, None
-        if response is not None:
-            await response.aclose()
+        if self._op is not None:
+            self._op.closed(complete=self._complete and not self._ready)
+        await self._drop_response()
 
     def __aiter__(self) -> AsyncBatchResults:
         return self
@@ -208,26 +246,35 @@ class AsyncBatchResults:
     async def __anext__(self) -> BatchResult:
         while not self._ready:
             if self._finished:
+                if self._op is not None:
+                    self._op.closed(complete=self._complete)
                 raise StopAsyncIteration
+            op = self._op
+            if op is None:
+                op = self._op = _results_started(
+                    self, _operation(self._client, "results", batch_id=self._batch_id)
+                )
             try:
-                await self._step()
-            except BaseException:
+                await self._step(op)
+            except BaseException as exc:
+                op.end_with(exc)
                 await self.aclose()
                 raise
         return self._ready.popleft()
 
-    async def _step(self) -> None:
+    async def _step(self, op: BatchOperation) -> None:
         download = self._download
         if download is None:
             self.batch = await self._prepare()
+            op.seen(self.batch)
             self._path = results_path(self.batch, self._client._config.base_url)
             self._download = ResultsDownload(
-                self._client._config.retry, max_line_bytes=self._max_line_bytes
+                self._client._config.retry, max_line_bytes=self._max_line_bytes, op=op
             )
             return
         try:
             if self._chunks is None:
-                await self._open(download)
+                await self._open(download, op)
                 return
             try:
                 chunk = await self._chunks.__anext__()
@@ -235,7 +282,8 @@ class AsyncBatchResults:
                 raise transport_error(exc, self._request_id()) from exc
         except StopAsyncIteration:
             self._ready.extend(download.finish())
-            await self.aclose()
+            self._complete = self._finished = True
+            await self._drop_response()
             return
         except APIError as error:
             await self._drop_response()
@@ -243,13 +291,15 @@ class AsyncBatchResults:
             return
         self._ready.extend(download.feed(chunk))
 
-    async def _open(self, download: ResultsDownload) -> None:
+    async def _open(self, download: ResultsDownload, op: BatchOperation) -> None:
         request = _Requests(self._client._config).results(self._path, download, self._extra)
         http = self._client._http
+        op.sent()
         try:
             response = await http.send(http.build_request(**request), stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc, None) from exc
+        op.on_response(response)
         self._response = response
         if response.status_code == 416 and download.reader.offset:
             raise StopAsyncIteration  # the cut came after the last byte
@@ -275,35 +325,55 @@ class AsyncBatches:
         self._client = client
         self._requests = _Requests(client._config)
 
-    async def _call(self, request: dict[str, Any], *, retry: bool = True) -> httpx.Response:
+    async def _call(
+        self, request: dict[str, Any], op: BatchOperation, *, retry: bool = True
+    ) -> httpx.Response:
         async def attempt() -> httpx.Response:
+            op.sent()
             try:
                 response = await self._client._http.request(**request)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, None) from exc
+            op.on_response(response)
             return _checked(response)
 
         if not retry:
             return await attempt()
         return await _aretry(
-            self._client._config, f"{request['method']} {request['url'].path}", attempt
+            self._client._config, f"{request['method']} {request['url'].path}", attempt, op
         )
 
-    async def _json(self, request: dict[str, Any], *, retry: bool = True) -> Any:
-        return _json_result(await self._call(request, retry=retry))
+    async def _json(self, request: dict[str, Any], op: BatchOperation) -> Any:
+        return _json_result(await self._call(request, op))
+
+    async def _operate(
+        self, op: BatchOperation, request: dict[str, Any], decode: Callable[[Any], _T]
+    ) -> _T:
+        """One request (retried) as the whole operation ``op``, which ends once."""
+        try:
+            result = decode(await self._json(request, op))
+        except BaseException as exc:
+            op.end_with(exc)
+            raise
+        op.finish(result if isinstance(result, MessageBatch) else None)
+        return result
 
     async def create(
         self, requests: Iterable[Any], *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """Submit a batch of ``{"custom_id", "params"}`` requests (checked locally first)."""
-        return decode_batch(await self._json(self._requests.create(requests, extra_headers)))
+        request, details = self._requests.create(requests, extra_headers)
+        op = _operation(self._client, "create", request, **details)
+        return await self._operate(op, request, decode_batch)
 
     async def retrieve(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """The batch's current state."""
-        request = self._requests.get(_path(_batch_id(batch)), extra_headers)
-        return decode_batch(await self._json(request))
+        batch_id = _batch_id(batch)
+        request = self._requests.get(_path(batch_id), extra_headers)
+        op = _operation(self._client, "retrieve", request, batch_id=batch_id)
+        return await self._operate(op, request, decode_batch)
 
     async def list(
         self,
@@ -319,26 +389,37 @@ class AsyncBatches:
             "after_id": after_id,
             "before_id": before_id,
         }
-        while query is not None:
-            page = await self._json(self._requests.get(_BATCHES, extra_headers, query))
-            for batch in _page_items(page):
-                yield batch
-            query = _next_page(query, page)
+        op = _operation(self._client, "list")
+        try:
+            while query is not None:
+                page = await self._json(self._requests.get(_BATCHES, extra_headers, query), op)
+                batches = _page_items(page)
+                op.listed(len(batches))
+                for batch in batches:
+                    yield batch
+                query = _next_page(query, page)
+        except BaseException as exc:
+            op.end_with(exc)
+            raise
+        op.finish()
 
     async def cancel(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """Ask the API to cancel the batch (``canceling``, then ``ended``)."""
-        request = self._requests.post(_path(_batch_id(batch), "/cancel"), extra_headers)
-        return decode_batch(await self._json(request))
+        batch_id = _batch_id(batch)
+        request = self._requests.post(_path(batch_id, "/cancel"), extra_headers)
+        op = _operation(self._client, "cancel", request, batch_id=batch_id)
+        return await self._operate(op, request, decode_batch)
 
     async def delete(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> DeletedMessageBatch:
         """Delete an ended batch (the API refuses a batch still processing)."""
-        request = self._requests.delete(_path(_batch_id(batch)), extra_headers)
-        data = await self._json(request)
-        return DeletedMessageBatch(id=str(data.get("id", "")), type=str(data.get("type", "")))
+        batch_id = _batch_id(batch)
+        request = self._requests.delete(_path(batch_id), extra_headers)
+        op = _operation(self._client, "delete", request, batch_id=batch_id)
+        return await self._operate(op, request, _deleted)
 
     def results(
         self,
@@ -355,7 +436,7 @@ class AsyncBatches:
                 return batch
             return await self.retrieve(batch_id, extra_headers=extra_headers)
 
-        return AsyncBatchResults(self._client, prepare, extra_headers, max_line_bytes)
+        return AsyncBatchResults(self._client, prepare, extra_headers, max_line_bytes, batch_id)
 
     async def wait(
         self,
@@ -390,11 +471,12 @@ class AsyncBatches:
         if isinstance(batch, MessageBatch):
             waiter.batch = batch  # progress can be reported from the first poll on
         request = self._requests.get(_path(batch_id), extra_headers)
+        op = waiter.op = _operation(self._client, "wait", request, batch_id=batch_id)
         try:
             while True:
                 delay: float | None
                 try:
-                    response = await self._call(request, retry=False)
+                    response = await self._call(request, op, retry=False)
                     delay = waiter.after_batch(
                         decode_batch(_json_result(response)), response.headers
                     )
@@ -406,11 +488,15 @@ class AsyncBatches:
                     if inspect.isawaitable(reported):
                         await reported
                 if delay is None and waiter.batch is not None:
+                    op.finish(waiter.batch)
                     return waiter.batch
                 await anyio.sleep(delay or 0.0)
-        except BaseException:
-            if cancel_on_exit and not (waiter.batch is not None and waiter.batch.ended):
-                await self._cancel_shielded(batch_id, extra_headers)
+        except BaseException as exc:
+            try:
+                if cancel_on_exit and not (waiter.batch is not None and waiter.batch.ended):
+                    await self._cancel_shielded(batch_id, extra_headers)
+            finally:
+                op.end_with(exc)  # after the remote cancel: the wait's span covers it
             raise
 
     async def _cancel_shielded(self, batch_id: str, extra: Mapping[str, str] | None) -> None:
@@ -439,10 +525,11 @@ class AsyncBatches:
         the batch is created when the first result is asked for. Interrupted
         while waiting, the remote batch is cancelled (``cancel_on_exit``).
         """
-        request = self._requests.create(requests, extra_headers)
+        request, details = self._requests.create(requests, extra_headers)
 
         async def prepare() -> MessageBatch:
-            created = decode_batch(await self._json(request))
+            op = _operation(self._client, "create", request, **details)
+            created = await self._operate(op, request, decode_batch)
             return await self.wait(
                 created,
                 timeout=timeout,

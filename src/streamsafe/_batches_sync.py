@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -37,20 +37,26 @@ from ._batches import (
     ProgressCallback,
     _batch_id,
     _checked,
+    _deleted,
     _next_page,
+    _operation,
     _page_items,
     _path,
     _Requests,
+    _results_started,
 )
 from ._client import _json_result, _retry
 from ._errors import APIError, error_from_response
 from ._jsonl import DEFAULT_MAX_LINE_BYTES
+from ._observe import BatchOperation
 from ._sse import transport_error
 
 if TYPE_CHECKING:
     from ._client import Client
 
 __all__ = ["BatchResults", "Batches"]
+
+_T = TypeVar("_T")
 
 
 class BatchResults:
@@ -62,9 +68,13 @@ class BatchResults:
         prepare: Callable[[], MessageBatch],
         extra_headers: Mapping[str, str] | None,
         max_line_bytes: int,
+        batch_id: str | None = None,
     ) -> None:
         self._client = client
         self._prepare = prepare
+        self._batch_id = batch_id
+        self._op: BatchOperation | None = None
+        self._complete = False
         self._extra = extra_headers
         self._max_line_bytes = max_line_bytes
         self.batch: MessageBatch | None = None
@@ -92,6 +102,8 @@ class BatchResults:
 
     def close(self) -> None:
         self._finished = True
+        if self._op is not None:
+            self._op.closed(complete=self._complete and not self._ready)
         self._drop_response()
 
     def __iter__(self) -> BatchResults:
@@ -100,26 +112,35 @@ class BatchResults:
     def __next__(self) -> BatchResult:
         while not self._ready:
             if self._finished:
+                if self._op is not None:
+                    self._op.closed(complete=self._complete)
                 raise StopIteration
+            op = self._op
+            if op is None:
+                op = self._op = _results_started(
+                    self, _operation(self._client, "results", batch_id=self._batch_id)
+                )
             try:
-                self._step()
-            except BaseException:
+                self._step(op)
+            except BaseException as exc:
+                op.end_with(exc)
                 self.close()
                 raise
         return self._ready.popleft()
 
-    def _step(self) -> None:
+    def _step(self, op: BatchOperation) -> None:
         download = self._download
         if download is None:
             self.batch = self._prepare()
+            op.seen(self.batch)
             self._path = results_path(self.batch, self._client._config.base_url)
             self._download = ResultsDownload(
-                self._client._config.retry, max_line_bytes=self._max_line_bytes
+                self._client._config.retry, max_line_bytes=self._max_line_bytes, op=op
             )
             return
         try:
             if self._chunks is None:
-                self._open(download)
+                self._open(download, op)
                 return
             try:
                 chunk = next(self._chunks)
@@ -127,7 +148,8 @@ class BatchResults:
                 raise transport_error(exc, self._request_id()) from exc
         except StopIteration:
             self._ready.extend(download.finish())
-            self.close()
+            self._complete = self._finished = True
+            self._drop_response()
             return
         except APIError as error:
             self._drop_response()
@@ -135,13 +157,15 @@ class BatchResults:
             return
         self._ready.extend(download.feed(chunk))
 
-    def _open(self, download: ResultsDownload) -> None:
+    def _open(self, download: ResultsDownload, op: BatchOperation) -> None:
         request = _Requests(self._client._config).results(self._path, download, self._extra)
         http = self._client._http
+        op.sent()
         try:
             response = http.send(http.build_request(**request), stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc, None) from exc
+        op.on_response(response)
         self._response = response
         if response.status_code == 416 and download.reader.offset:
             raise StopIteration
@@ -171,31 +195,53 @@ class Batches:
         self._client = client
         self._requests = _Requests(client._config)
 
-    def _call(self, request: dict[str, Any], *, retry: bool = True) -> httpx.Response:
+    def _call(
+        self, request: dict[str, Any], op: BatchOperation, *, retry: bool = True
+    ) -> httpx.Response:
         def attempt() -> httpx.Response:
+            op.sent()
             try:
                 response = self._client._http.request(**request)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, None) from exc
+            op.on_response(response)
             return _checked(response)
 
         if not retry:
             return attempt()
-        return _retry(self._client._config, f"{request['method']} {request['url'].path}", attempt)
+        what = f"{request['method']} {request['url'].path}"
+        return _retry(self._client._config, what, attempt, op)
 
-    def _json(self, request: dict[str, Any], *, retry: bool = True) -> Any:
-        return _json_result(self._call(request, retry=retry))
+    def _json(self, request: dict[str, Any], op: BatchOperation) -> Any:
+        return _json_result(self._call(request, op))
+
+    def _operate(
+        self, op: BatchOperation, request: dict[str, Any], decode: Callable[[Any], _T]
+    ) -> _T:
+        """See :meth:`AsyncBatches._operate`."""
+        try:
+            result = decode(self._json(request, op))
+        except BaseException as exc:
+            op.end_with(exc)
+            raise
+        op.finish(result if isinstance(result, MessageBatch) else None)
+        return result
 
     def create(
         self, requests: Iterable[Any], *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """Submit a batch; see :meth:`AsyncBatches.create`."""
-        return decode_batch(self._json(self._requests.create(requests, extra_headers)))
+        request, details = self._requests.create(requests, extra_headers)
+        op = _operation(self._client, "create", request, **details)
+        return self._operate(op, request, decode_batch)
 
     def retrieve(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
-        return decode_batch(self._json(self._requests.get(_path(_batch_id(batch)), extra_headers)))
+        batch_id = _batch_id(batch)
+        request = self._requests.get(_path(batch_id), extra_headers)
+        op = _operation(self._client, "retrieve", request, batch_id=batch_id)
+        return self._operate(op, request, decode_batch)
 
     def list(
         self,
@@ -211,22 +257,34 @@ class Batches:
             "after_id": after_id,
             "before_id": before_id,
         }
-        while query is not None:
-            page = self._json(self._requests.get(_BATCHES, extra_headers, query))
-            yield from _page_items(page)
-            query = _next_page(query, page)
+        op = _operation(self._client, "list")
+        try:
+            while query is not None:
+                page = self._json(self._requests.get(_BATCHES, extra_headers, query), op)
+                batches = _page_items(page)
+                op.listed(len(batches))
+                yield from batches
+                query = _next_page(query, page)
+        except BaseException as exc:
+            op.end_with(exc)
+            raise
+        op.finish()
 
     def cancel(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
-        request = self._requests.post(_path(_batch_id(batch), "/cancel"), extra_headers)
-        return decode_batch(self._json(request))
+        batch_id = _batch_id(batch)
+        request = self._requests.post(_path(batch_id, "/cancel"), extra_headers)
+        op = _operation(self._client, "cancel", request, batch_id=batch_id)
+        return self._operate(op, request, decode_batch)
 
     def delete(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> DeletedMessageBatch:
-        data = self._json(self._requests.delete(_path(_batch_id(batch)), extra_headers))
-        return DeletedMessageBatch(id=str(data.get("id", "")), type=str(data.get("type", "")))
+        batch_id = _batch_id(batch)
+        request = self._requests.delete(_path(batch_id), extra_headers)
+        op = _operation(self._client, "delete", request, batch_id=batch_id)
+        return self._operate(op, request, _deleted)
 
     def results(
         self,
@@ -242,7 +300,7 @@ class Batches:
                 return batch
             return self.retrieve(batch_id, extra_headers=extra_headers)
 
-        return BatchResults(self._client, prepare, extra_headers, max_line_bytes)
+        return BatchResults(self._client, prepare, extra_headers, max_line_bytes, batch_id)
 
     def wait(
         self,
@@ -267,11 +325,12 @@ class Batches:
         if isinstance(batch, MessageBatch):
             waiter.batch = batch  # progress can be reported from the first poll on
         request = self._requests.get(_path(batch_id), extra_headers)
+        op = waiter.op = _operation(self._client, "wait", request, batch_id=batch_id)
         try:
             while True:
                 delay: float | None
                 try:
-                    response = self._call(request, retry=False)
+                    response = self._call(request, op, retry=False)
                     delay = waiter.after_batch(
                         decode_batch(_json_result(response)), response.headers
                     )
@@ -281,12 +340,16 @@ class Batches:
                 if on_progress is not None and progress is not None:
                     on_progress(progress)
                 if delay is None and waiter.batch is not None:
+                    op.finish(waiter.batch)
                     return waiter.batch
                 _sleep(delay or 0.0)
-        except BaseException:
-            if cancel_on_exit and not (waiter.batch is not None and waiter.batch.ended):
-                with contextlib.suppress(APIError):
-                    self.cancel(batch_id, extra_headers=extra_headers)
+        except BaseException as exc:
+            try:
+                if cancel_on_exit and not (waiter.batch is not None and waiter.batch.ended):
+                    with contextlib.suppress(APIError):
+                        self.cancel(batch_id, extra_headers=extra_headers)
+            finally:
+                op.end_with(exc)
             raise
 
     def run(
@@ -302,10 +365,11 @@ class Batches:
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> BatchResults:
         """Submit, wait and read the results; see :meth:`AsyncBatches.run`."""
-        request = self._requests.create(requests, extra_headers)
+        request, details = self._requests.create(requests, extra_headers)
 
         def prepare() -> MessageBatch:
-            created = decode_batch(self._json(request))
+            op = _operation(self._client, "create", request, **details)
+            created = self._operate(op, request, decode_batch)
             return self.wait(
                 created,
                 timeout=timeout,

@@ -47,7 +47,7 @@ from ._errors import (
     error_from_response,
 )
 from ._events import Message, TokenCount
-from ._observe import Call, Observer
+from ._observe import Call, Observer, Retried
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
 from ._stream import (
@@ -254,7 +254,7 @@ async def _aretry(
     config: _ClientConfig,
     what: str,
     attempt: Callable[[], Awaitable[_T]],
-    call: Call | None = None,
+    call: Retried | None = None,
 ) -> _T:
     retrying = config.retry.start(what)
     try:
@@ -498,7 +498,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
 
 def _retry(
-    config: _ClientConfig, what: str, attempt: Callable[[], _T], call: Call | None = None
+    config: _ClientConfig, what: str, attempt: Callable[[], _T], call: Retried | None = None
 ) -> _T:
     retrying = config.retry.start(what)
     try:

@@ -32,15 +32,40 @@ With no observer nothing is called at all, and the stream pays nothing per
 event: bytes and events are counted per read of the body, and the first
 content is noticed by a hook that removes itself (:class:`Call`).
 
-Batch calls (the Message Batches API) are not observed yet.
+**Batch operations** (``client.messages.batches``) are told to the same
+observer through five more methods, one *operation* (a
+:class:`BatchOperation`) per ``create`` / ``retrieve`` / ``list`` /
+``cancel`` / ``delete`` / ``wait`` / ``results`` (``run`` is a ``create``, a
+``wait`` and a ``results``; ``resubmit`` a ``results`` and a ``create``;
+``cancel_on_exit`` a ``cancel`` inside the ``wait``):
+
+* ``on_batch_start(op)`` — once, before its first request (for ``list`` and
+  ``results``: when the first item is asked for);
+* ``on_batch_retry(op, retry)`` — a failed request of the operation will be
+  retried (:class:`RetryScheduled`; ``create``, ``retrieve``, ``cancel``,
+  ``delete``, a page of ``list``);
+* ``on_batch_poll(op, poll)`` — ``wait``: each poll, answered or failed and
+  survived (:class:`BatchPoll`);
+* ``on_batch_resume(op, resume)`` — ``results``: a cut download is resumed
+  (:class:`BatchResume`);
+* ``on_batch_end(op, end)`` — **exactly once** per operation
+  (:class:`BatchEnd`): ``completed``, ``failed`` (the error raised to the
+  caller: a typed :class:`~streamsafe.APIError`, ``BatchWaitTimeoutError``,
+  or what ``on_progress`` raised) or ``abandoned`` (``cancelled``;
+  ``closed``: a ``list`` or ``results`` left before its end, ``KeyboardInterrupt``;
+  ``garbage_collected``: a ``results`` never closed).
+
+A batch refused by the local checks (``BatchRequestError``, a body over the
+size limit) sends nothing and is no operation. Without an observer nothing
+is called, and nothing is counted per row of the results.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
@@ -49,10 +74,15 @@ from ._errors import APIError
 if TYPE_CHECKING:
     import httpx
 
+    from ._batch_models import BatchResult, MessageBatch, MessageBatchRequestCounts
     from ._events import Message, StreamEvent, Usage
     from ._stream import _MessageCore
 
 __all__ = [
+    "BatchEnd",
+    "BatchOperation",
+    "BatchPoll",
+    "BatchResume",
     "Call",
     "Observer",
     "ResponseHeaders",
@@ -180,6 +210,23 @@ class Observer:
 
     def on_end(self, call: Call, end: StreamEnd) -> None:
         """The call ended; called exactly once per call."""
+
+    # -- the Message Batches API ---------------------------------------------------
+
+    def on_batch_start(self, op: BatchOperation) -> None:
+        """A batch operation starts (``op.name``: ``create``, ``wait``, ...)."""
+
+    def on_batch_retry(self, op: BatchOperation, retry: RetryScheduled) -> None:
+        """A failed request of the operation will be retried after ``retry.delay`` seconds."""
+
+    def on_batch_poll(self, op: BatchOperation, poll: BatchPoll) -> None:
+        """``wait`` polled the batch (answered, or failed and survived)."""
+
+    def on_batch_resume(self, op: BatchOperation, resume: BatchResume) -> None:
+        """``results``: a cut download will be resumed after ``resume.delay`` seconds."""
+
+    def on_batch_end(self, op: BatchOperation, end: BatchEnd) -> None:
+        """The batch operation ended; called exactly once per operation."""
 
 
 class Call:
@@ -400,6 +447,293 @@ def _log_abnormal_end(call: Call, end: StreamEnd) -> None:
         what,
         call.attempt,
         end.metrics.duration,
+        end.request_id,
+        end.aws_request_id,
+    )
+
+
+# -- the Message Batches API -----------------------------------------------------------
+
+BatchOperationName = Literal["create", "retrieve", "list", "cancel", "delete", "wait", "results"]
+
+
+class Retried(Protocol):
+    """What the retry loops tell of their retries and of how they end (:class:`Call`,
+    :class:`BatchOperation`)."""
+
+    def retry(self, delay: float, error: APIError) -> None: ...
+
+    def end_with(self, exc: BaseException | None, *, raised_by_library: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class BatchPoll:
+    """One poll of ``wait`` (``on_batch_poll``).
+
+    ``poll``: its number (1-based); ``batch``: the state it read (``None``
+    when it failed); ``error``: the failure survived; ``delay``: seconds
+    until the next poll (``None``: the batch has ended); the request ids of
+    its response (or of its error).
+    """
+
+    poll: int
+    batch: MessageBatch | None
+    error: APIError | None
+    delay: float | None
+    request_id: str | None
+    aws_request_id: str | None
+
+
+@dataclass(frozen=True)
+class BatchResume:
+    """A cut results download about to be resumed (``on_batch_resume``).
+
+    ``resume``: its number (1-based); ``error``: what cut the download;
+    ``offset``: bytes of whole rows read so far; ``rows``: rows read so far;
+    ``ranged``: the rest is asked for with ``Range`` (else the file is
+    downloaded again and what was read is skipped).
+    """
+
+    resume: int
+    delay: float
+    error: APIError
+    offset: int
+    rows: int
+    ranged: bool
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """How a batch operation ended (``on_batch_end``, exactly once).
+
+    ``outcome``, ``reason`` and ``error`` as for :class:`StreamEnd`.
+    ``batch``: the latest state of the batch the operation read (``None``
+    for ``list`` and ``delete``, or before any answer); ``requests``: HTTP
+    requests sent (retries, polls and resumed downloads included); the ids of
+    the latest response; ``polls`` / ``failed_polls`` (``wait``);
+    ``resumes`` (``results``); ``items``: batches listed (``list``) or rows
+    read (``results``); ``results``: the rows read by result type
+    (``succeeded``, ``errored``, ``canceled``, ``expired``, ...).
+    """
+
+    outcome: Outcome
+    reason: AbandonReason | None
+    error: BaseException | None
+    batch: MessageBatch | None
+    duration: float
+    requests: int
+    request_id: str | None
+    aws_request_id: str | None
+    polls: int = 0
+    failed_polls: int = 0
+    resumes: int = 0
+    items: int = 0
+    results: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def request_counts(self) -> MessageBatchRequestCounts | None:
+        """The batch's request counts as last read (final once it has ended)."""
+        return None if self.batch is None else self.batch.request_counts
+
+
+class BatchOperation:
+    """One observed batch operation (given to every ``on_batch_*`` method).
+
+    ``name``: ``create``, ``retrieve``, ``list``, ``cancel``, ``delete``,
+    ``wait`` or ``results``; ``batch_id`` (for ``create``, and ``run``'s
+    ``results``, set once known); ``model``: for ``create``, the model every
+    request names (``None`` if they differ); ``requests``: for ``create``,
+    the number of requests; ``url``: the endpoint; ``attempt``: HTTP requests
+    sent so far; ``request_id`` / ``aws_request_id`` of the latest response;
+    ``batch``: the latest state read; ``started`` (a ``time.perf_counter()``
+    value); ``state``: free for the observer's use.
+
+    The shells (async and sync) report what happens through its methods; it
+    decides the outcome and ends the operation exactly once.
+    """
+
+    def __init__(
+        self,
+        observer: Observer | None,
+        name: BatchOperationName,
+        *,
+        url: str = "",
+        batch_id: str | None = None,
+        model: str | None = None,
+        requests: int | None = None,
+    ) -> None:
+        self.observer = observer
+        self.name = name
+        self.url = url
+        self.batch_id = batch_id
+        self.model = model
+        self.requests = requests
+        self.state: Any = None
+        self.attempt = 0
+        self.request_id: str | None = None
+        self.aws_request_id: str | None = None
+        self.batch: MessageBatch | None = None
+        self.polls = 0
+        self.failed_polls = 0
+        self.resumes = 0
+        self.items = 0
+        self.results: dict[str, int] = {}
+        self.started = _clock()
+        self.ended: BatchEnd | None = None
+        if observer is not None:
+            observer.on_batch_start(self)
+
+    # -- what happened -----------------------------------------------------------
+
+    def sent(self) -> None:
+        """A request of the operation is about to be sent."""
+        self.attempt += 1
+
+    def on_response(self, response: httpx.Response) -> None:
+        """A response's headers arrived (any status)."""
+        headers = response.headers
+        self.request_id = headers.get("request-id")
+        self.aws_request_id = headers.get("x-amzn-requestid")
+
+    def seen(self, batch: MessageBatch) -> None:
+        """A state of the batch was read."""
+        self.batch = batch
+        self.batch_id = batch.id
+
+    def retry(self, delay: float, error: APIError) -> None:
+        if self.observer is not None:
+            self.observer.on_batch_retry(self, RetryScheduled(self.attempt, delay, error, False))
+
+    def polled(
+        self,
+        batch: MessageBatch | None,
+        error: APIError | None,
+        delay: float | None,
+        headers: httpx.Headers | None = None,
+    ) -> None:
+        """``wait``: a poll read ``batch`` or failed with ``error`` (survived)."""
+        self.polls += 1
+        if batch is not None:
+            self.seen(batch)
+        else:
+            self.failed_polls += 1
+        if self.observer is None:
+            return
+        if headers is not None:
+            ids = headers.get("request-id"), headers.get("x-amzn-requestid")
+        elif error is not None:
+            ids = error.request_id, error.aws_request_id
+        else:
+            ids = None, None
+        self.observer.on_batch_poll(self, BatchPoll(self.polls, batch, error, delay, *ids))
+
+    def resumed(
+        self, delay: float, error: APIError, *, offset: int, rows: int, ranged: bool
+    ) -> None:
+        """``results``: a cut download will be resumed."""
+        self.resumes += 1
+        if self.observer is not None:
+            resume = BatchResume(self.resumes, delay, error, offset, rows, ranged)
+            self.observer.on_batch_resume(self, resume)
+
+    def read(self, rows: list[BatchResult]) -> list[BatchResult]:
+        """``results``: rows read from the file (counted by type only when observed)."""
+        self.items += len(rows)
+        if self.observer is not None and rows:
+            counts = self.results
+            for row in rows:
+                counts[row.type] = counts.get(row.type, 0) + 1
+        return rows
+
+    def listed(self, count: int) -> None:
+        """``list``: a page of ``count`` batches was read."""
+        self.items += count
+
+    # -- endings (each operation ends once) --------------------------------------
+
+    def end(
+        self,
+        outcome: Outcome,
+        error: BaseException | None = None,
+        reason: AbandonReason | None = None,
+    ) -> None:
+        if self.ended is not None:
+            return
+        end = BatchEnd(
+            outcome=outcome,
+            reason=reason,
+            error=error,
+            batch=self.batch,
+            duration=_clock() - self.started,
+            requests=self.attempt,
+            request_id=self.request_id,
+            aws_request_id=self.aws_request_id,
+            polls=self.polls,
+            failed_polls=self.failed_polls,
+            resumes=self.resumes,
+            items=self.items,
+            results=dict(self.results),
+        )
+        self.ended = end
+        if outcome != "completed":
+            _log_abnormal_batch_end(self, end)
+        if self.observer is not None:
+            self.observer.on_batch_end(self, end)
+
+    def finish(self, batch: MessageBatch | None = None) -> None:
+        """The operation returned (or its items ran out)."""
+        if batch is not None:
+            self.seen(batch)
+        self.end("completed")
+
+    def end_with(self, exc: BaseException | None, *, raised_by_library: bool = True) -> None:
+        """End the operation as the exception leaving it says.
+
+        Any ``Exception`` an operation raises to its caller fails it (a typed
+        error, the wait's timeout, what ``on_progress`` raised); a
+        cancellation abandons it (``cancelled``); ``GeneratorExit`` (a
+        ``list`` broken out of), ``KeyboardInterrupt`` and the like abandon
+        it (``closed``).
+        """
+        if exc is None or isinstance(exc, GeneratorExit):
+            self.end("abandoned", reason="closed")
+        elif _is_cancellation(exc):
+            self.end("abandoned", exc, "cancelled")
+        elif isinstance(exc, Exception):
+            self.end("failed", exc)
+        else:
+            self.end("abandoned", exc, "closed")
+
+    def closed(self, *, complete: bool) -> None:
+        """``results`` closed: ``complete`` when every row was read and handed out."""
+        if complete:
+            self.end("completed")
+        else:
+            self.end("abandoned", reason="closed")
+
+    def collected(self) -> None:
+        """``results`` garbage-collected without being closed."""
+        if self.ended is None:
+            self.end("abandoned", reason="garbage_collected")
+
+
+def _log_abnormal_batch_end(op: BatchOperation, end: BatchEnd) -> None:
+    """One line per batch operation that did not complete, with both request ids."""
+    if end.outcome == "failed":
+        what = f"failed with {type(end.error).__name__}: {end.error}"
+    else:
+        what = f"abandoned ({end.reason})"
+        if end.error is not None and end.reason == "closed":
+            what += f" on {type(end.error).__name__}"
+    level = logging.WARNING if end.reason == "garbage_collected" else logging.INFO
+    logger.log(
+        level,
+        "batch %s%s %s after %d request(s), %.3f s (request_id=%s, aws_request_id=%s)",
+        op.name,
+        f" {op.batch_id}" if op.batch_id else "",
+        what,
+        end.requests,
+        end.duration,
         end.request_id,
         end.aws_request_id,
     )

@@ -400,6 +400,8 @@ class _Call:
     headers: dict[str, str]
     record: Callable[[int], None]
     size: int = 0
+    #: Headers every response carries besides ``request-id`` (``x-amzn-requestid``).
+    extra_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def base_url(self) -> str:
@@ -426,7 +428,7 @@ class _Call:
         return b"".join(chunks) if keep else None
 
     async def start(self, status: int, headers: list[tuple[str, str]]) -> None:
-        all_headers = [("request-id", self.request_id), *headers]
+        all_headers = [("request-id", self.request_id), *self.extra_headers, *headers]
         await self.send(
             {
                 "type": "http.response.start",
@@ -516,7 +518,12 @@ class _Endpoint:
                 )
             )
 
-        call = _Call(scope, receive, send, request_id, headers, record)
+        from ._server import AWS_REQUEST_ID_HEADER, _aws_request_id, _wants_aws  # a cycle
+
+        extra: tuple[tuple[str, str], ...] = ()
+        if _wants_aws(state, headers):
+            extra = ((AWS_REQUEST_ID_HEADER, _aws_request_id(request_id)),)
+        call = _Call(scope, receive, send, request_id, headers, record, extra_headers=extra)
         if not self._reads_body:
             record(0)
         try:
