@@ -69,3 +69,55 @@ def test_the_table(targets: ModuleType) -> None:
         targets.evaluate({"no-such-target": 1.0})
     assert targets.markdown_table().count("\n") == len(targets.TARGETS) + 1
 
+
+def test_the_report_judges_with_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 5's lines in the report: a met and a missed case from hand-built rows."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    measure = importlib.import_module("measure")
+    report = importlib.import_module("report")
+    im = measure.im
+    config = measure.Config(
+        name="unit",
+        text_sizes=(100_000,),
+        tool_sizes=(10_000, 40_000),
+        repeats=1,
+        min_seconds=0.0,
+        max_repeats=1,
+        sdk_budget=1.0,
+        memory_bytes=50 * measure.MB,
+        memory_methods=("rss",),
+        memory_shapes=(1,),
+        streams=1000,
+        stream_events=2000,
+        loopback_timeout=1.0,
+        loopback_modes=(),
+        loopback_repeats=1,
+    )
+
+    def lines(ours_text: float, ours_tool_40k: float) -> list[str]:
+        built = measure.Report(config)
+        seconds = {
+            ("text", 100_000): {im.STREAMSAFE: ours_text, im.STREAMSAFE_TEXT: 0.12, im.FLOOR: 0.3},
+            ("tool", 10_000): {im.STREAMSAFE: 0.025, im.FLOOR: 0.04},
+            ("tool", 40_000): {im.STREAMSAFE: ours_tool_40k, im.FLOOR: 0.14},
+        }
+        for (kind, deltas), by_name in seconds.items():
+            for name, value in by_name.items():
+                built.rows.append(measure.Row(kind, deltas, name, deltas, deltas, value))
+        return report.targets_section(built)
+
+    met = lines(0.1, 0.09)
+    assert met[0] == (
+        "1. Text, 100,000 deltas: streamsafe is 3.00x the floor (target ≥ 2x): **met**"
+    )
+    assert met[1] == (
+        "2. Tool input: 40k/10k time ratio 3.60 (target ≤ 4.5); never slower than the floor: "
+        "**met**"
+    )
+    assert met[2].endswith("+20.0% at 100,000 (target < 10%): **missed**")
+    missed = lines(0.2, 0.15)
+    assert missed[0].endswith("1.50x the floor (target ≥ 2x): **missed**")
+    assert missed[1] == (
+        "2. Tool input: 40k/10k time ratio 6.00 (target ≤ 4.5); slower than the floor at "
+        "40,000: **missed**"
+    )
