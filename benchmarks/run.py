@@ -3,8 +3,8 @@
 Usage::
 
     .venv/bin/python benchmarks/run.py            # full size (about 20 minutes on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick    # small sizes (several minutes)
-    .venv/bin/python benchmarks/run.py --quick --smoke   # tiny sizes (CI smoke run)
+    .venv/bin/python benchmarks/run.py --quick    # small sizes (5-8 minutes)
+    .venv/bin/python benchmarks/run.py --quick --smoke   # tiny sizes (CI smoke run, ~30 s)
     .venv/bin/python benchmarks/run.py --from-json benchmarks/results/latest.json
                                                   # re-render report and chart only
 
@@ -21,11 +21,16 @@ Workloads (issue 5), all generated deterministically by ``bench_workloads``:
 Workloads 1 and 2 run in this process on in-memory mock transports with 16 KiB
 chunks (parsing + decoding + accumulation only), every implementation reading
 the same bytes: streamsafe (events, and ``text_stream``), the official SDK
-(``anthropic`` 2.13, served through ``httpx2.MockTransport``), httpx-sse alone
-and httpx-sse + ``json.loads`` (the *floor*). Times are CPU seconds of this
-process, best of several runs; the SDK, which is super-linear, gets few runs
-per size under a time budget, and sizes past the budget are reported as
-``n/a`` (with an extrapolation that is labelled as one).
+(``anthropic`` as pinned by the ``bench`` extra, 2.15.0, served through
+``httpx2.MockTransport``), httpx-sse alone and httpx-sse + ``json.loads`` (the
+*floor*). Times are CPU seconds, best of several runs; the SDK, super-linear,
+runs under a time budget, and sizes past it are ``n/a`` (with an extrapolation
+labelled as one).
+
+This script is the command line and the order of work only. The workloads are
+``bench_workloads``; the contestants ``bench_inmemory``, ``bench_memory`` and
+``bench_loopback``; the timing and checks ``measure``; the report, chart and
+JSON ``report``; the thresholds ``targets`` (one table, issues 5, 12 and 13).
 
 Correctness is checked in the same run: streamsafe's final message must equal
 the SDK's (content, stop_reason, stop_sequence, usage) wherever both ran, and
@@ -34,8 +39,9 @@ the concurrency workload, makes the script exit with status 1.
 
 Outputs: a markdown report (``latest.md``), raw numbers (``latest.json``) and a
 log-log chart (``scaling.png``) in ``--out`` (default ``benchmarks/results``);
-a full run also refreshes the committed copies ``benchmarks/RESULTS.md`` and
-``benchmarks/chart.png``.
+a full run (or ``--from-json`` on a full run's file) also refreshes the
+committed copies ``benchmarks/RESULTS.md`` and ``benchmarks/chart.png``
+unless ``--no-publish``.
 """
 
 from __future__ import annotations
@@ -119,11 +125,18 @@ SMOKE = Config(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes (several minutes: about five on 2 cores)"
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n", 1)[0],
+        epilog="Without --quick or --smoke: full sizes, about 20 minutes on 2 cores.",
     )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes (with --quick: CI)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (about 5 to 8 minutes on 2 cores)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, about 30 s (the CI smoke run; the same with or without --quick)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     parser.add_argument("--sdk-budget", type=float, help="seconds allowed for one SDK run")
     parser.add_argument("--streams", type=int, help="concurrent streams (concurrency workload)")
@@ -133,7 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--from-json",
         type=Path,
-        help="re-render the report and chart from a latest.json, measuring nothing",
+        help="re-render the report and chart from a latest.json, measuring nothing (a full "
+        "run's file also refreshes RESULTS.md and chart.png unless --no-publish)",
     )
     parser.add_argument(
         "--no-publish",
