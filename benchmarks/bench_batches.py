@@ -15,12 +15,15 @@ Workloads (issue 12), every body generated here, deterministically:
    the *floor*: ``body.split(b"\\n")`` plus ``json.loads`` per line over the
    body in memory (no HTTP, no types).
 2. **line** — one result row whose message text is 1 MB, then 4 MB:
-   streamsafe must be linear (4 MB within 2.5x of 1 MB); the SDK's reader
-   appends to one ``bytes`` per piece (quadratic), so by default it only
-   reads the 1 MB line (``--full`` adds 4 MB).
+   streamsafe must be linear in the line's length; the SDK's reader appends
+   to one ``bytes`` per piece (quadratic), so by default it only reads the
+   1 MB line (``--full`` adds 4 MB).
 3. **memory** — peak traced memory (``tracemalloc``) while streamsafe reads
    a ``--memory-mb`` results body (default 20; ``--full``: 200) generated
    chunk by chunk (the body never exists whole), against the largest line.
+
+The targets (issue 12) are the ``batch-*`` rows of ``targets.py``; the run
+ends with each one's value and verdict.
 
 Both clients are served by in-memory mock transports (``httpx.MockTransport``
 and ``httpx2.MockTransport``): parsing, decoding and typing only. Times are
@@ -41,6 +44,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import targets
 
 import streamsafe
 
@@ -211,7 +215,8 @@ def bench_line(full: bool, repeat: int) -> dict[str, float]:
             line += f"   SDK {sdk_t:8.3f} s   streamsafe {sdk_t / ours_t:6.0f}x faster"
         print(line)
     ratio = numbers["streamsafe_4mb"] / numbers["streamsafe_1mb"]
-    print(f"  streamsafe 4 MB / 1 MB: {ratio:.2f}x the time (target: at most 2.5x)")
+    shown = targets.BY_NAME["batch-line-linear"].shown()
+    print(f"  streamsafe 4 MB / 1 MB: {ratio:.2f}x the time (target {shown})")
     return numbers
 
 
@@ -250,7 +255,7 @@ def bench_memory(megabytes: int) -> dict[str, float]:
         f"memory: {body_mb:.0f} MB body, {seen:,} rows: peak traced {peak / 1e6:.2f} MB "
         f"(largest line {largest / 1e3:.1f} KB)"
     )
-    return {"body_mb": body_mb, "peak_mb": peak / 1e6}
+    return {"body_mb": body_mb, "peak_mb": peak / 1e6, "largest_mb": largest / 1e6}
 
 
 def check(what: str, expected: Any, *others: Any) -> None:
@@ -268,10 +273,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--full", action="store_true")
     args = parser.parse_args(argv)
     memory = args.memory_mb or (200 if args.full else 20)
-    return {
+    numbers = {
         "rows": bench_rows(args.rows, args.repeat),
         "line": bench_line(args.full, args.repeat),
         "memory": bench_memory(memory),
+    }
+    print("targets (issue 12; sizes as run, the issue's are the defaults and --full):")
+    for result in targets.evaluate(target_values(numbers)):
+        print(f"  {targets.describe(result)}")
+    return numbers
+
+
+def target_values(numbers: dict[str, Any]) -> dict[str, float | None]:
+    """The measured value of each ``batch-*`` target of ``targets.py``."""
+    rows, line, memory = numbers["rows"], numbers["line"], numbers["memory"]
+    sdk_4mb = line.get("sdk_4mb")
+    return {
+        "batch-rows-vs-sdk": rows["sdk"] / rows["streamsafe"],
+        "batch-rows-vs-floor": rows["streamsafe"] / rows["floor"],
+        "batch-line-linear": line["streamsafe_4mb"] / line["streamsafe_1mb"],
+        "batch-line-vs-sdk": None if sdk_4mb is None else sdk_4mb / line["streamsafe_4mb"],
+        "batch-memory": memory["peak_mb"] - memory["largest_mb"],
     }
 
 

@@ -10,8 +10,9 @@ and accumulation only:
 * ``streamsafe text_stream`` — the same, iterating ``text_stream`` instead;
 * ``anthropic SDK`` — ``AsyncAnthropic(http_client=httpx2.AsyncClient(
   transport=httpx2.MockTransport(...)))`` and ``client.messages.stream(...)``
-  + ``get_final_message()``; anthropic 2.13 is built on ``httpx2``, a fork of
-  httpx with the same transport API, so it gets the same bytes;
+  + ``get_final_message()``; anthropic (2.15.0, pinned by the ``bench`` extra)
+  is built on ``httpx2``, a fork of httpx with the same transport API, so it
+  gets the same bytes;
 * ``httpx-sse`` — ``aconnect_sse`` + ``aiter_sse``, nothing else;
 * ``httpx-sse + json`` — the same plus ``json.loads`` of every event's data:
   the *floor* every other number is compared with.

@@ -10,7 +10,8 @@
 Each configuration runs ``--rounds`` times, interleaved so that drift in the
 machine's speed hits them all alike; the median and the best of the process's
 CPU time are reported (CPU time, not wall time: other processes on a shared
-machine then do not count).
+machine then do not count). The run ends with the ``observe-otel-overhead``
+target of ``targets.py`` (issue 13: OTel within 10% of no observer).
 Run against another checkout's sources (say ``main``) with
 ``PYTHONPATH=that/src``: without ``streamsafe.Observer`` only the first row
 runs. Usage::
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import bench_inmemory as im
+import targets
 from bench_workloads import build
 
 import streamsafe
@@ -105,6 +107,10 @@ def main() -> None:
             f"{name:16} {median * 1e3:8.1f} {min(samples) * 1e3:8.1f} "
             f"{(median / base - 1) * 100:+7.1f}%"
         )
+    otel = times.get("OTel to memory")
+    overhead = None if otel is None else statistics.median(otel) / base - 1
+    (result,) = targets.evaluate({"observe-otel-overhead": overhead})
+    print(targets.describe(result))
 
 
 if __name__ == "__main__":

@@ -25,9 +25,9 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 @pytest.fixture
 def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The benchmark script imported as a module (its helpers sit next to it)."""
+    """The benchmark's measuring module (its helpers sit next to it)."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    return importlib.import_module("run")
+    return importlib.import_module("measure")
 
 
 @pytest.mark.parametrize(("kind", "deltas"), [("text", 300), ("tool", 200)])
@@ -47,7 +47,7 @@ def test_streamsafe_final_message_equals_sdk(bench: ModuleType, kind: str, delta
     sdk = results[im.SDK]
     for name in (im.STREAMSAFE, im.STREAMSAFE_TEXT):
         assert im.message_differences(results[name], sdk) == []
-        assert bench._reference_check(workload, name, results[name]) is None
+        assert bench.reference_check(workload, name, results[name]) is None
     assert results[im.FLOOR] == workload.events
 
 
