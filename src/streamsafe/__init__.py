@@ -40,6 +40,7 @@ from ._client import (
     Messages,
     MessageStreamManager,
 )
+from ._decode import decode_event
 from ._decoder import SSEDecoder
 from ._error_codes import (
     ClaudeCodeKeyCreatorNotMemberError,
@@ -138,7 +139,6 @@ from ._events import (
     UnknownDelta,
     UnknownEvent,
     Usage,
-    decode_event,
 )
 from ._observe import (
     BatchEnd,

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ._decode import message_from_dict
 from ._errors import MalformedEventError
 from ._events import (
     CitationsDelta,
@@ -62,7 +63,6 @@ from ._events import (
     StreamEvent,
     TextDelta,
     ThinkingDelta,
-    message_from_dict,
 )
 from ._tool_input import NO_VALUE, parse_tool_input
 

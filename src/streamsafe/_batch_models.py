@@ -21,8 +21,9 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from ._decode import message_from_dict
 from ._errors import APIStatusError, MalformedEventError, error_from_payload
-from ._events import Message, message_from_dict
+from ._events import Message
 
 __all__ = [
     "BatchCanceled",

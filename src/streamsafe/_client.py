@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 import anyio
 import httpx
 
+from ._decode import token_count_from_dict
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -356,7 +357,7 @@ class AsyncMessages:
             "/v1/messages/count_tokens", params, extra_headers
         )
         data = await self._client._json(request)
-        return TokenCount.from_dict(data)
+        return token_count_from_dict(data)
 
 
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
@@ -591,7 +592,7 @@ class Messages:
         request = self._client._config.json_request(
             "/v1/messages/count_tokens", params, extra_headers
         )
-        return TokenCount.from_dict(self._client._json(request))
+        return token_count_from_dict(self._client._json(request))
 
 
 class Client(_BaseClient[httpx.Client]):

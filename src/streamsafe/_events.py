@@ -1,16 +1,10 @@
 """Typed models of the Messages API: stream events, content blocks, deltas, Message.
 
-The models are :mod:`msgspec` structs tagged by their ``type`` field. Decoding
-an event takes two paths:
-
-* the **fast path** decodes the JSON straight into a struct. Every struct
-  forbids unknown fields, so this path only succeeds when the event holds
-  exactly what the models know;
-* the **lossless path** runs when it does not: an event, block or delta of a
-  type the models do not know, or a known type carrying new fields. The JSON
-  is decoded to plain data and built field by field; unknown types become
-  :class:`UnknownEvent` / :class:`UnknownBlock` / :class:`UnknownDelta`, and
-  unknown fields are kept on the model they belong to (``extra_fields``).
+The models are :mod:`msgspec` structs tagged by their ``type`` field, strict
+(unknown fields are refused by the fast decode) and lossless (what they do not
+know is kept in ``extra_fields``, and types they do not know become
+:class:`UnknownEvent` / :class:`UnknownBlock` / :class:`UnknownDelta`);
+:mod:`._decode` turns JSON into them.
 
 Either way ``to_dict()`` returns the JSON shape the API sent, unknown parts
 included: nothing the server sends is dropped on the way to the final message.
@@ -20,14 +14,10 @@ left out of ``to_dict()`` when absent.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, TypeAlias
 
 import msgspec
 from msgspec import UNSET, UnsetType
-
-from ._errors import MalformedEventError
 
 __all__ = [
     "UNSET",
@@ -70,8 +60,6 @@ __all__ = [
     "UnknownDelta",
     "UnknownEvent",
     "Usage",
-    "decode_event",
-    "message_from_dict",
 ]
 
 JSON: TypeAlias = Any
@@ -79,9 +67,6 @@ JSON: TypeAlias = Any
 
 class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, dict=True):
     """Base of every model: ``to_dict()``, ``to_json()`` and kept unknown fields."""
-
-    #: Fields whose values are models themselves: name -> builder (lossless path).
-    _nested: ClassVar[dict[str, Callable[[JSON], Any]]] = {}
 
     @property
     def extra_fields(self) -> dict[str, JSON]:
@@ -394,14 +379,6 @@ class TokenCount(Model):
 
     input_tokens: int
 
-    @classmethod
-    def from_dict(cls, raw: JSON) -> TokenCount:
-        try:
-            count: TokenCount = _build_model(cls, raw)
-        except _Shape as exc:
-            raise MalformedEventError(f"token count has the wrong shape: {exc}") from None
-        return count
-
 
 # ---------------------------------------------------------------------------
 # Events
@@ -477,201 +454,3 @@ StreamEvent: TypeAlias = (
     | ErrorEvent
     | UnknownEvent
 )
-
-# ---------------------------------------------------------------------------
-# Decoding
-# ---------------------------------------------------------------------------
-
-_KNOWN_EVENTS = (
-    MessageStartEvent
-    | ContentBlockStartEvent
-    | ContentBlockDeltaEvent
-    | ContentBlockStopEvent
-    | MessageDeltaEvent
-    | MessageStopEvent
-    | PingEvent
-    | ErrorEvent
-)
-_fast_decoder = msgspec.json.Decoder(_KNOWN_EVENTS)
-
-#: The strict decode alone: known types and fields only, msgspec's errors for
-#: anything else. :func:`decode_event` is this, then
-#: :func:`decode_unfamiliar_event` for whatever it refuses.
-decode_known_event: Callable[[str | bytes], StreamEvent] = _fast_decoder.decode
-
-
-def _tag_map(*classes: type[_Tagged]) -> dict[str, type[_Tagged]]:
-    return {str(cls.__struct_config__.tag): cls for cls in classes}
-
-
-_EVENT_TYPES = _tag_map(
-    MessageStartEvent,
-    ContentBlockStartEvent,
-    ContentBlockDeltaEvent,
-    ContentBlockStopEvent,
-    MessageDeltaEvent,
-    MessageStopEvent,
-    PingEvent,
-    ErrorEvent,
-)
-_BLOCK_TYPES = _tag_map(
-    TextBlock,
-    ToolUseBlock,
-    ServerToolUseBlock,
-    ThinkingBlock,
-    RedactedThinkingBlock,
-    WebSearchToolResultBlock,
-    WebFetchToolResultBlock,
-    CodeExecutionToolResultBlock,
-    BashCodeExecutionToolResultBlock,
-    TextEditorCodeExecutionToolResultBlock,
-    ToolSearchToolResultBlock,
-    MCPToolUseBlock,
-    MCPToolResultBlock,
-    ContainerUploadBlock,
-    CompactionBlock,
-    FallbackBlock,
-)
-_DELTA_TYPES = _tag_map(
-    TextDelta, InputJSONDelta, ThinkingDelta, SignatureDelta, CitationsDelta, CompactionDelta
-)
-
-
-class _Shape(Exception):
-    """Raised inside the lossless builder; turned into MalformedEventError at the top."""
-
-
-# msgspec evaluates a class's annotations on every fields() call (about 0.2 ms
-# for a model): once per class is enough.
-_fields: Callable[[type[Model]], tuple[msgspec.structs.FieldInfo, ...]] = functools.cache(
-    msgspec.structs.fields
-)
-
-
-def _build_model(cls: type[Model], raw: JSON) -> Any:
-    if not isinstance(raw, dict):
-        raise _Shape(f"{cls.__name__} must be a JSON object, got {type(raw).__name__}")
-    fields = _fields(cls)
-    known = {f.encode_name for f in fields}
-    tag = cls.__struct_config__.tag
-    kwargs: dict[str, Any] = {}
-    for f in fields:
-        if f.encode_name not in raw:
-            continue
-        value = raw[f.encode_name]
-        builder = cls._nested.get(f.name)
-        if builder is not None:
-            kwargs[f.name] = builder(value)
-        else:
-            try:
-                kwargs[f.name] = msgspec.convert(value, f.type)
-            except msgspec.ValidationError as exc:
-                raise _Shape(f"{cls.__name__}.{f.encode_name}: {exc}") from None
-    try:
-        obj = cls(**kwargs)
-    except TypeError as exc:
-        raise _Shape(f"{cls.__name__}: {exc}") from None
-    extra = {k: v for k, v in raw.items() if k not in known and not (tag and k == "type")}
-    if extra:
-        obj.__dict__["_extra"] = extra
-    return obj
-
-
-def _build_tagged(
-    table: dict[str, type[_Tagged]], unknown: type[_Tagged], what: str
-) -> Callable[[JSON], Any]:
-    def build(raw: JSON) -> Any:
-        if not isinstance(raw, dict):
-            raise _Shape(f"{what} must be a JSON object, got {type(raw).__name__}")
-        kind = raw.get("type")
-        if not isinstance(kind, str):
-            raise _Shape(f"{what} has no string 'type' field")
-        cls = table.get(kind)
-        if cls is None:
-            obj = _build_model(unknown, raw)
-            obj.__dict__["_type"] = kind
-            return obj
-        return _build_model(cls, raw)
-
-    return build
-
-
-def _build_list(item: Callable[[JSON], Any]) -> Callable[[JSON], list[Any]]:
-    def build(raw: JSON) -> list[Any]:
-        if not isinstance(raw, list):
-            raise _Shape(f"expected a JSON array, got {type(raw).__name__}")
-        return [item(value) for value in raw]
-
-    return build
-
-
-def _builder(cls: type[Model]) -> Callable[[JSON], Any]:
-    return lambda raw: _build_model(cls, raw)
-
-
-_build_block = _build_tagged(_BLOCK_TYPES, UnknownBlock, "content block")
-_build_delta = _build_tagged(_DELTA_TYPES, UnknownDelta, "delta")
-_build_event = _build_tagged(_EVENT_TYPES, UnknownEvent, "event")
-
-Message._nested = {"content": _build_list(_build_block), "usage": _builder(Usage)}
-MessageStartEvent._nested = {"message": _builder(Message)}
-ContentBlockStartEvent._nested = {"content_block": _build_block}
-ContentBlockDeltaEvent._nested = {"delta": _build_delta}
-MessageDeltaEvent._nested = {
-    "delta": _builder(MessageDelta),
-    "usage": _builder(MessageDeltaUsage),
-}
-ErrorEvent._nested = {"error": _builder(ErrorInfo)}
-
-
-def decode_event(data: str | bytes) -> StreamEvent:
-    """Decode one SSE ``data`` payload into a typed event.
-
-    Raises :class:`MalformedEventError` for invalid JSON or a known event
-    type of the wrong shape; unknown types and fields are kept, never an error.
-    Two steps: :data:`decode_known_event`, then :func:`decode_unfamiliar_event`
-    for whatever it refuses.
-    """
-    try:
-        return decode_known_event(data)
-    except msgspec.MsgspecError:
-        return decode_unfamiliar_event(data)
-
-
-def decode_unfamiliar_event(data: str | bytes) -> StreamEvent:
-    """The second step of :func:`decode_event`, for data the strict decode refused.
-
-    An unknown type or field, a wrong shape, or invalid JSON (the strict
-    decode may stop at an unknown field before it reaches a syntax error, so
-    the JSON is checked here in full). Builds the event field by field,
-    keeping what is new; raises :class:`MalformedEventError` for the rest.
-    """
-    try:
-        raw = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise MalformedEventError(f"event data is not valid JSON ({exc}): {_clip(data)}") from None
-    try:
-        event: StreamEvent = _build_event(raw)
-    except _Shape as exc:
-        raise MalformedEventError(f"event has the wrong shape ({exc}): {_clip(data)}") from None
-    return event
-
-
-def message_from_dict(raw: dict[str, JSON]) -> Message:
-    """Build a :class:`Message` from its JSON object, keeping unknown parts."""
-    try:
-        # The strict conversion, as in decode_event; anything new takes the
-        # lossless builder below.
-        return msgspec.convert(raw, Message)
-    except msgspec.ValidationError:
-        pass
-    try:
-        message: Message = _build_model(Message, raw)
-    except _Shape as exc:
-        raise MalformedEventError(f"message has the wrong shape: {exc}") from None
-    return message
-
-
-def _clip(data: str | bytes, limit: int = 200) -> str:
-    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-    return text if len(text) <= limit else text[:limit] + "…"

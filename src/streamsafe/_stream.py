@@ -53,6 +53,7 @@ import httpx
 import msgspec
 
 from ._accumulate import MessageAccumulator
+from ._decode import decode_known_event, decode_unfamiliar_event
 from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
@@ -61,8 +62,6 @@ from ._events import (
     Message,
     StreamEvent,
     TextDelta,
-    decode_known_event,
-    decode_unfamiliar_event,
 )
 from ._observe import Call, Observer, StreamMetrics
 from ._sse import (
