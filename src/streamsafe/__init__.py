@@ -307,6 +307,7 @@ _MOVED: dict[str, tuple[str, str]] = {
         "sync_keepalive_transport",
     )
 }
+_MOVED["ShardedAsyncTransport"] = ("streamsafe.transport", "AsyncShardedTransport")
 _MOVED["UNSET"] = ("msgspec", "UNSET")
 
 

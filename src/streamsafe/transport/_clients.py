@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar
 
 import httpx
 
+from ._async.shard import AsyncShardedTransport
 from ._defaults import (
     DEFAULT_KEEPALIVE_COUNT,
     DEFAULT_KEEPALIVE_IDLE,
@@ -24,7 +25,8 @@ from ._defaults import (
     DEFAULT_TIMEOUT,
 )
 from ._proxy import proxy_routes
-from ._shard import ShardedAsyncTransport, ShardedTransport, shared_verify
+from ._shard import shared_verify
+from ._sync.shard import ShardedTransport
 
 __all__ = ["default_async_client", "default_sync_client"]
 
@@ -50,7 +52,7 @@ def _split_client_kwargs(
     return transport_kwargs, client_kwargs.pop("proxy", None), client_kwargs.pop("mounts", None)
 
 
-_ShardedT = TypeVar("_ShardedT", "ShardedAsyncTransport", "ShardedTransport")
+_ShardedT = TypeVar("_ShardedT", "AsyncShardedTransport", "ShardedTransport")
 
 
 def _routes(
@@ -103,7 +105,7 @@ def default_async_client(
       read, write and pool 600 s).
     * Connections: ``limits`` (default :data:`DEFAULT_LIMITS`, 1000
       connections) is the total over the ``shards`` pools of each route; see
-      :class:`ShardedAsyncTransport`.
+      :class:`AsyncShardedTransport`.
 
     ``verify``, ``cert``, ``http1``, ``http2``, ``limits`` and ``proxy`` configure
     the transports; ``mounts`` are added over the proxy routes (yours win);
@@ -111,7 +113,7 @@ def default_async_client(
     refused (TypeError): build the client yourself instead.
     """
     direct, mounts = _routes(
-        ShardedAsyncTransport,
+        AsyncShardedTransport,
         client_kwargs,
         trust_env,
         "default_async_client",
