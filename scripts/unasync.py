@@ -4,7 +4,8 @@ Every I/O shell is written once, as async code, in a package directory named
 ``_async`` (``src/streamsafe/_async/``, ``src/streamsafe/transport/_async/``).
 This script writes its sync twin to the sibling ``_sync`` directory, file for
 file, by the textual rules below (the approach of httpcore's unasync script),
-then lets ruff sort and prune the imports and format the result, so that the
+then lets ruff apply the project's safe fixes (imports sorted and pruned,
+nested ``with`` blocks merged) and format the result, so that the
 generated file passes the linters as it is. Each generated file starts with a
 header naming its source; never edit one by hand.
 
@@ -132,7 +133,9 @@ def _ruff_pipe(arguments: list[str], text: str, target: Path) -> str:
 
 def generate(source: Path, target: Path) -> str:
     text = header(source) + unasync_text(source.read_text(encoding="utf-8"))
-    text = _ruff_pipe(["check", "--select", "I,F401", "--fix-only", "--quiet"], text, target)
+    # The project's own safe fixes: imports the rules made duplicate or unused,
+    # ``with`` blocks that became nestable (SIM117), and the like.
+    text = _ruff_pipe(["check", "--fix-only", "--quiet"], text, target)
     return _ruff_pipe(["format", "--quiet"], text, target)
 
 

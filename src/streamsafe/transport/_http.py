@@ -28,8 +28,9 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
+from .._async.connection import AsyncBulkConnectionPool
 from .._backends import AsyncOptionsBackend, OptionsBackend
-from .._connection import AsyncBulkConnectionPool, BulkConnectionPool
+from .._sync.connection import BulkConnectionPool
 from ._defaults import (
     DEFAULT_KEEPALIVE_COUNT,
     DEFAULT_KEEPALIVE_IDLE,

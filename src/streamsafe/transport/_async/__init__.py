@@ -1,1 +1,1 @@
-"""The async I/O shells of :mod:`streamsafe.transport`; ``_sync/`` is generated from them."""
+"""The async I/O shells, written once: ``scripts/unasync.py`` generates ``_sync/``."""
