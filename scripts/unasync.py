@@ -14,11 +14,12 @@ header naming its source; never edit one by hand.
 
 The rules, applied in this order to the whole text of an async module:
 
-==============================================  =================================
+==============================================  ========================================
 async                                           sync
-==============================================  =================================
+==============================================  ========================================
 ``async def`` / ``async with`` / ``async for``  ``def`` / ``with`` / ``for``
 ``await x``                                     ``x``
+``for x in y: yield x``                         ``yield from y``
 ``__aenter__`` ``__aexit__`` ``__aiter__``      ``__enter__`` ``__exit__``
 ``__anext__``                                   ``__iter__`` ``__next__``
 ``AsyncIterator`` ``AsyncIterable``             ``Iterator`` ``Iterable``
@@ -34,7 +35,7 @@ names in ``NAMES`` (``aconnect_events`` ...)    their sync names
 ``._async`` in a module path                    ``._sync``
 "an async" / "An async" in prose                "a sync" / "A sync"
 ``# noqa: ASYNCnnn`` (async-only lint rules)    dropped
-==============================================  =================================
+==============================================  ========================================
 
 So an async shell names its twin-aware helpers ``AsyncX`` (``AsyncShield``,
 ``AsyncSectionLock`` in :mod:`streamsafe._twins`) and the sync code gets ``X``.
@@ -64,14 +65,16 @@ NAMES: dict[str, str] = {
     "_aretry": "_retry",
     "aclose_quietly": "close_quietly",
     "default_async_client": "default_sync_client",
+    "keepalive_transport": "sync_keepalive_transport",
     "get_async_backend": "get_sync_backend",
 }
 
-RULES: list[tuple[str, str]] = [
+RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
     (r"\bawait ", ""),
+    (r"(?m)^( *)for (\w+) in ([^\n]+):\n\1    yield \2\n", r"\1yield from \3\n"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
     (r"\b__aiter__\b", "__iter__"),

@@ -15,9 +15,10 @@ from __future__ import annotations
 import httpx
 
 from .. import _compat
+from ._async.http import AsyncKeepaliveTransport
 from ._async.shard import AsyncShardedTransport
-from ._http import AsyncKeepaliveTransport, KeepaliveTransport
 from ._keepalive import enables_keepalive
+from ._sync.http import KeepaliveTransport
 from ._sync.shard import ShardedTransport
 
 __all__ = ["has_keepalive"]

@@ -19,9 +19,9 @@ from .._defaults import (
     DEFAULT_LIMITS,
     DEFAULT_SHARDS,
 )
-from .._http import AsyncKeepaliveTransport
 from .._keepalive import keepalive_socket_options
 from .._shard import Shard, check_shards, pick, shared_verify, split_limits
+from .http import AsyncKeepaliveTransport
 
 __all__ = ["AsyncShardedTransport"]
 

@@ -20,9 +20,9 @@ from .._defaults import (
     DEFAULT_LIMITS,
     DEFAULT_SHARDS,
 )
-from .._http import KeepaliveTransport
 from .._keepalive import keepalive_socket_options
 from .._shard import Shard, check_shards, pick, shared_verify, split_limits
+from .http import KeepaliveTransport
 
 __all__ = ["ShardedTransport"]
 
@@ -78,7 +78,7 @@ class ShardedTransport(httpx.BaseTransport):
         shards: Number of inner pools (default 8).
         limits: Total connection limits.
         idle, interval, count: TCP keep-alive settings, as in
-            :func:`keepalive_transport`.
+            :func:`sync_keepalive_transport`.
         **kwargs: Passed to every inner :class:`KeepaliveTransport`
             (``verify``, ``cert``, ``http2``, ``proxy``, ``trust_env`` ...). The
             SSL context is built once and shared.
