@@ -28,6 +28,7 @@ async                                           sync
 ``aclose`` ``aread`` ``aiter_bytes``            ``close`` ``read`` ``iter_bytes``
 ``aiter_raw`` ``aiter_lines`` ``aiter_sse``     ``iter_raw`` ``iter_lines`` ``iter_sse``
 ``handle_async_request``                        ``handle_request``
+``StopAsyncIteration``                          ``StopIteration``
 ``httpx.AsyncByteStream``                       ``httpx.SyncByteStream``
 ``anyio.sleep``                                 ``time.sleep``
 names in ``NAMES`` (``aconnect_events`` ...)    their sync names
@@ -63,6 +64,7 @@ NAMES: dict[str, str] = {
     "aopen_message_stream": "open_message_stream",
     "_aclose_shielded": "_close_shielded",
     "_aretry": "_retry",
+    "_aread_rejected": "_read_rejected",
     "aclose_quietly": "close_quietly",
     "default_async_client": "default_sync_client",
     "keepalive_transport": "sync_keepalive_transport",
@@ -87,6 +89,7 @@ RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
     (r"\baread\b", "read"),
     (r"\baiter_(bytes|raw|lines|sse)\b", r"iter_\1"),
     (r"\bhandle_async_request\b", "handle_request"),
+    (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\bhttpx\.AsyncByteStream\b", "httpx.SyncByteStream"),
     (r"\banyio\.sleep\b", "time.sleep"),
     *((rf"\b{re.escape(name)}\b", sync) for name, sync in NAMES.items()),

@@ -53,6 +53,7 @@ import httpx
 import msgspec
 
 from ._accumulate import MessageAccumulator
+from ._async.sse import AsyncEventSource, aconnect_events
 from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
@@ -65,14 +66,8 @@ from ._events import (
     decode_unfamiliar_event,
 )
 from ._observe import Call, Observer, StreamMetrics
-from ._sse import (
-    DEFAULT_MAX_EVENT_BYTES,
-    AsyncEventSource,
-    EventSource,
-    _EventSourceBase,
-    aconnect_events,
-    connect_events,
-)
+from ._sse import DEFAULT_MAX_EVENT_BYTES, EventSourceBase
+from ._sync.sse import EventSource, connect_events
 
 __all__ = [
     "AFTER_STOP_GRACE",
@@ -98,7 +93,7 @@ logger = logging.getLogger("streamsafe")
 class _MessageCore:
     """The decisions of a message stream, free of I/O."""
 
-    def __init__(self, source: _EventSourceBase, call: Call) -> None:
+    def __init__(self, source: EventSourceBase, call: Call) -> None:
         self.accumulator = MessageAccumulator(
             request_id=source.request_id, aws_request_id=source.aws_request_id
         )
@@ -190,7 +185,7 @@ class _MessageStreamBase:
 
     _core: _MessageCore
     _response: httpx.Response
-    _source: _EventSourceBase
+    _source: EventSourceBase
 
     def _watch_for_leaks(self) -> None:
         finalizer = weakref.finalize(
