@@ -17,6 +17,7 @@ The rules, applied in this order to the whole text of an async module:
 ==============================================  ========================================
 async                                           sync
 ==============================================  ========================================
+a line ending ``# unasync: async only``         dropped
 ``async def`` / ``async with`` / ``async for``  ``def`` / ``with`` / ``for``
 ``await x``                                     ``x``
 ``for x in y: yield x``                         ``yield from y``
@@ -30,7 +31,7 @@ async                                           sync
 ``handle_async_request``                        ``handle_request``
 ``StopAsyncIteration``                          ``StopIteration``
 ``httpx.AsyncByteStream``                       ``httpx.SyncByteStream``
-``anyio.sleep``                                 ``time.sleep``
+``enter_async_context`` (an exit stack's)       ``enter_context``
 names in ``NAMES`` (``aconnect_events`` ...)    their sync names
 ``AsyncX`` / ``_AsyncX`` (any capitalised X)    ``X`` / ``_X``
 ``._async`` in a module path                    ``._sync``
@@ -39,7 +40,8 @@ names in ``NAMES`` (``aconnect_events`` ...)    their sync names
 ==============================================  ========================================
 
 So an async shell names its twin-aware helpers ``AsyncX`` (``AsyncShield``,
-``AsyncSectionLock`` in :mod:`streamsafe._twins`) and the sync code gets ``X``.
+``AsyncDeadline``, ``AsyncClock``, ``AsyncSectionLock`` in
+:mod:`streamsafe._twins`) and the sync code gets ``X``.
 Code that has no sync meaning does not belong in an ``_async`` module: put it
 in a shared (sans-IO) module both twins import.
 """
@@ -72,6 +74,7 @@ NAMES: dict[str, str] = {
 }
 
 RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
+    (r"(?m)^[^\n]*# unasync: async only\n", ""),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
@@ -91,7 +94,7 @@ RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
     (r"\bhandle_async_request\b", "handle_request"),
     (r"\bStopAsyncIteration\b", "StopIteration"),
     (r"\bhttpx\.AsyncByteStream\b", "httpx.SyncByteStream"),
-    (r"\banyio\.sleep\b", "time.sleep"),
+    (r"\benter_async_context\b", "enter_context"),
     *((rf"\b{re.escape(name)}\b", sync) for name, sync in NAMES.items()),
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\b_Async([A-Z]\w*)", r"_\1"),

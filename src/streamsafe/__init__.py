@@ -17,6 +17,7 @@ timeouts and limits) live in :mod:`streamsafe.transport`.
 
 from ._accumulate import MessageAccumulator
 from ._async.sse import AsyncEventSource, aconnect_events
+from ._async.stream import AsyncMessageStream, aconnect_message_stream
 from ._batch_core import BatchProgress
 from ._batch_models import (
     BatchCanceled,
@@ -143,13 +144,8 @@ from ._events import (
 )
 from ._observe import Call, Observer, ResponseHeaders, RetryScheduled, StreamEnd, StreamMetrics
 from ._retry import Backoff
-from ._stream import (
-    AsyncMessageStream,
-    MessageStream,
-    aconnect_message_stream,
-    connect_message_stream,
-)
 from ._sync.sse import EventSource, connect_events
+from ._sync.stream import MessageStream, connect_message_stream
 from ._version import __version__
 from .transport import default_async_client, default_sync_client
 

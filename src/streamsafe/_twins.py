@@ -8,12 +8,61 @@ how one async text stands for both behaviours.
 from __future__ import annotations
 
 import threading
+import time
 import types
 from typing import TYPE_CHECKING
 
 import anyio
 
-__all__ = ["AsyncSectionLock", "AsyncShield", "SectionLock", "Shield"]
+__all__ = [
+    "AsyncClock",
+    "AsyncDeadline",
+    "AsyncSectionLock",
+    "AsyncShield",
+    "Clock",
+    "Deadline",
+    "SectionLock",
+    "Shield",
+]
+
+
+class AsyncClock:
+    """The event loop's clock (``now``) and sleep."""
+
+    now = staticmethod(anyio.current_time)
+    sleep = staticmethod(anyio.sleep)
+
+
+class Clock:
+    """Sync twin of :class:`AsyncClock`: the monotonic clock and a blocking sleep."""
+
+    now = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+def AsyncDeadline(deadline: float) -> anyio.CancelScope:
+    """Cancel the block at ``deadline`` (on :class:`AsyncClock`); the block then just ends."""
+    return anyio.CancelScope(deadline=deadline)
+
+
+class Deadline:
+    """Sync twin of :func:`AsyncDeadline`: a blocking call cannot be cut short, so no-op.
+
+    The sync code relies on its read timeout instead.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, deadline: float) -> None:
+        del deadline
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        return None
 
 
 def AsyncShield() -> anyio.CancelScope:
