@@ -19,6 +19,7 @@ async                                           sync
 ==============================================  ========================================
 a line ending ``# unasync: async only``         dropped
 ``async def`` / ``async with`` / ``async for``  ``def`` / ``with`` / ``for``
+``await it.__anext__()``                        ``next(it)``
 ``await x``                                     ``x``
 ``for x in y: yield x``                         ``yield from y``
 ``__aenter__`` ``__aexit__`` ``__aiter__``      ``__enter__`` ``__exit__``
@@ -78,6 +79,7 @@ RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
+    (r"\bawait ([\w.]+)\.__anext__\(\)", r"next(\1)"),
     (r"\bawait ", ""),
     (r"(?m)^( *)for (\w+) in ([^\n]+):\n\1    yield \2\n", r"\1yield from \3\n"),
     (r"\b__aenter__\b", "__enter__"),

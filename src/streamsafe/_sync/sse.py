@@ -85,7 +85,7 @@ class EventSource(EventSourceBase):
             return core.end()
         started = time.monotonic()
         try:
-            chunk = self._chunks.__next__()
+            chunk = next(self._chunks)
         except StopIteration:
             return core.end()
         except httpx.HTTPError as exc:

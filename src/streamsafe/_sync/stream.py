@@ -131,7 +131,7 @@ class MessageStream(MessageStreamBase):
         while True:
             self._apply_buffered()
             try:
-                self.__next__()
+                next(self)
             except StopIteration:
                 return
 
@@ -160,7 +160,7 @@ class _TextIterator:
             # Events already received are taken without a coroutine per event.
             event = stream._next_ready()
             if event is None:
-                event = stream.__next__()
+                event = next(stream)
             if type(event) is not ContentBlockDeltaEvent:
                 continue
             delta = event.delta
