@@ -26,6 +26,20 @@ __all__ = [
 ]
 
 
+class _Nothing:
+    """A context manager that does nothing (the base of the no-op twins below)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
+    ) -> None:
+        return None
+
+
 class AsyncClock:
     """The event loop's clock (``now``) and sleep."""
 
@@ -45,7 +59,7 @@ def AsyncDeadline(deadline: float) -> anyio.CancelScope:
     return anyio.CancelScope(deadline=deadline)
 
 
-class Deadline:
+class Deadline(_Nothing):
     """Sync twin of :func:`AsyncDeadline`: a blocking call cannot be cut short, so no-op.
 
     The sync code relies on its read timeout instead.
@@ -56,35 +70,19 @@ class Deadline:
     def __init__(self, deadline: float) -> None:
         del deadline
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
-    ) -> None:
-        return None
-
 
 def AsyncShield() -> anyio.CancelScope:
     """Shield the block from cancellation (cleanup that must finish)."""
     return anyio.CancelScope(shield=True)
 
 
-class Shield:
+class Shield(_Nothing):
     """Sync twin of :func:`AsyncShield`: a thread has no cancellation to shield from."""
 
     __slots__ = ()
 
-    def __enter__(self) -> None:
-        return None
 
-    def __exit__(
-        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
-    ) -> None:
-        return None
-
-
-class AsyncSectionLock:
+class AsyncSectionLock(_Nothing):
     """Guards a section with no ``await`` inside: a no-op on an event loop.
 
     Nothing else runs on the loop until the section yields, so there is nothing
@@ -92,14 +90,6 @@ class AsyncSectionLock:
     """
 
     __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: object, exc: BaseException | None, tb: types.TracebackType | None
-    ) -> None:
-        return None
 
 
 if TYPE_CHECKING:
