@@ -197,7 +197,8 @@ def test_no_subclass_shares_private_names_with_its_httpx_or_httpcore_base() -> N
         and path.name not in ("cli.py", "_demo.py", "_demo_batches.py", "otel.py")
         and ("httpx" in path.read_text(encoding="utf-8") or "httpcore" in path.read_text())
     ]
-    assert "streamsafe._connection" in modules
+    assert "streamsafe._async.connection" in modules
+    assert "streamsafe._sync.connection" in modules
     collisions = [found for name in modules for found in inherited_collisions(name)]
     assert collisions == []
 

@@ -22,12 +22,8 @@ import pytest
 import trustme
 
 from loopback_server import CLOSE, HEAD_CHUNKED, Reply, ScriptedServer, chunked, sized
-from streamsafe._connection import (
-    AsyncBulkConnection,
-    AsyncBulkConnectionPool,
-    BulkConnection,
-    BulkConnectionPool,
-)
+from streamsafe._async.connection import AsyncBulkConnection, AsyncBulkConnectionPool
+from streamsafe._sync.connection import BulkConnection, BulkConnectionPool
 from streamsafe.transport import (
     default_async_client,
     default_sync_client,

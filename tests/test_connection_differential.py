@@ -23,7 +23,8 @@ import httpcore
 import pytest
 
 from loopback_server import CLOSE, HEAD_CHUNKED, Reply, ScriptedServer, chunked, sized
-from streamsafe._connection import AsyncBulkConnectionPool, BulkConnectionPool
+from streamsafe._async.connection import AsyncBulkConnectionPool
+from streamsafe._sync.connection import BulkConnectionPool
 
 pytestmark = pytest.mark.anyio
 

@@ -16,6 +16,8 @@ timeouts and limits) live in :mod:`streamsafe.transport`.
 """
 
 from ._accumulate import MessageAccumulator
+from ._async.sse import AsyncEventSource, aconnect_events
+from ._async.stream import AsyncMessageStream, aconnect_message_stream
 from ._batch_core import BatchProgress
 from ._batch_models import (
     BatchCanceled,
@@ -153,13 +155,8 @@ from ._observe import (
     StreamMetrics,
 )
 from ._retry import Backoff
-from ._sse import AsyncEventSource, EventSource, aconnect_events, connect_events
-from ._stream import (
-    AsyncMessageStream,
-    MessageStream,
-    aconnect_message_stream,
-    connect_message_stream,
-)
+from ._sync.sse import EventSource, connect_events
+from ._sync.stream import MessageStream, connect_message_stream
 from ._version import __version__
 from .transport import default_async_client, default_sync_client
 
@@ -322,6 +319,7 @@ _MOVED: dict[str, tuple[str, str]] = {
         "sync_keepalive_transport",
     )
 }
+_MOVED["ShardedAsyncTransport"] = ("streamsafe.transport", "AsyncShardedTransport")
 _MOVED["UNSET"] = ("msgspec", "UNSET")
 
 

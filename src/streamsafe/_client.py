@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 import anyio
 import httpx
 
+from ._async.stream import AsyncMessageStream, aopen_message_stream
 from ._decode import token_count_from_dict
 from ._errors import (
     APIConnectionError,
@@ -51,13 +52,8 @@ from ._events import Message, TokenCount
 from ._observe import Call, Observer, Retried
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
-from ._stream import (
-    DEFAULT_STREAM_IDLE_TIMEOUT,
-    AsyncMessageStream,
-    MessageStream,
-    aopen_message_stream,
-    open_message_stream,
-)
+from ._stream import DEFAULT_STREAM_IDLE_TIMEOUT
+from ._sync.stream import MessageStream, open_message_stream
 from ._version import __version__ as _version
 from .transport import default_async_client, default_sync_client, has_keepalive
 

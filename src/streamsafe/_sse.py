@@ -18,21 +18,20 @@ typed error its ``error.type`` maps to, the same class the matching HTTP status
 raises. Transport failures become :class:`APIConnectionError` /
 :class:`APITimeoutError` with the httpx exception as ``__cause__``.
 
-The async and sync event sources are thin twins over :class:`_SourceCore`,
-which holds every decision; they only differ in how they await bytes.
+The async and sync event sources are thin twins over :class:`SourceCore`,
+which holds every decision; they only differ in how they await bytes. This
+module holds everything they share; the I/O (the event sources and
+``aconnect_events``) is written once in ``_async/sse.py``, and
+``_sync/sse.py`` is generated from it by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
-import anyio
 import httpx
-from httpx_sse import ServerSentEvent
 
 from ._compat import keep_content
 from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
@@ -50,10 +49,8 @@ from ._errors import (
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_REJECTED_BODY_BYTES",
-    "AsyncEventSource",
-    "EventSource",
-    "aconnect_events",
-    "connect_events",
+    "checked_idle_timeout",
+    "transport_error",
 ]
 
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -67,7 +64,7 @@ def _read_timeout(request: httpx.Request) -> float | None:
     return value if isinstance(value, (int, float)) else None
 
 
-def _request_options(
+def request_options(
     client: httpx.Client | httpx.AsyncClient,
     kwargs: dict[str, Any],
     stream_idle_timeout: float | None,
@@ -109,47 +106,18 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return essence == "text/event-stream"
 
 
-def _is_rejected(response: httpx.Response) -> bool:
-    """An error status or a non-SSE body: read it and raise :func:`_rejection`."""
+def is_rejected(response: httpx.Response) -> bool:
+    """An error status or a non-SSE body: read it and raise :func:`rejection`."""
     return not response.is_success or not _is_event_stream(response)
 
 
-async def _aread_rejected(response: httpx.Response) -> None:
-    """Read the start of a rejected body (at most MAX_REJECTED_BODY_BYTES) as its content."""
-    body = bytearray()
-    # httpx's iterators are generators: close this one rather than leave it to the GC.
-    chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
-    try:
-        async for chunk in chunks:
-            body += chunk
-            if len(body) >= MAX_REJECTED_BODY_BYTES:
-                break
-    finally:
-        await chunks.aclose()
-    _keep_content(response, body)
-
-
-def _read_rejected(response: httpx.Response) -> None:
-    """Sync twin of :func:`_aread_rejected`."""
-    body = bytearray()
-    chunks = cast("Generator[bytes, None, None]", response.iter_bytes())
-    try:
-        for chunk in chunks:
-            body += chunk
-            if len(body) >= MAX_REJECTED_BODY_BYTES:
-                break
-    finally:
-        chunks.close()
-    _keep_content(response, body)
-
-
-def _keep_content(response: httpx.Response, body: bytearray) -> None:
+def keep_rejected_content(response: httpx.Response, body: bytearray) -> None:
     # What Response.aread() does once it has the whole body: .content and
     # .text then work as usual, showing the part that was read.
     keep_content(response, bytes(body[:MAX_REJECTED_BODY_BYTES]))
 
 
-def _rejection(response: httpx.Response) -> APIError:
+def rejection(response: httpx.Response) -> APIError:
     if not response.is_success:
         return error_from_response(response)
     return _content_type_error(response)
@@ -201,7 +169,7 @@ def checked_idle_timeout(value: float | None) -> float | None:
     return value
 
 
-class _SourceCore:
+class SourceCore:
     """Everything an event source decides, free of I/O."""
 
     def __init__(
@@ -339,10 +307,10 @@ def _has_type(data: str, kind: str) -> bool:
     return isinstance(payload, dict) and payload.get("type") == kind
 
 
-class _EventSourceBase:
+class EventSourceBase:
     """What the async and sync event sources share: state and read-only views."""
 
-    def __init__(self, core: _SourceCore) -> None:
+    def __init__(self, core: SourceCore) -> None:
         self._core = core
         self._pending: list[RawEvent] = []
         self._next = 0
@@ -387,182 +355,3 @@ class _EventSourceBase:
             self._next = position + 1
             return self._pending[position]
         return None
-
-
-class AsyncEventSource(_EventSourceBase):
-    """Async iterator of :class:`ServerSentEvent` over one response."""
-
-    def __init__(self, core: _SourceCore) -> None:
-        super().__init__(core)
-        self._chunks = core.response.aiter_bytes()
-
-    def __aiter__(self) -> AsyncEventSource:
-        return self
-
-    async def __anext__(self) -> ServerSentEvent:
-        return ServerSentEvent(*await self.next_raw())
-
-    async def next_raw(self) -> RawEvent:
-        """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
-        while self._next >= len(self._pending):
-            if self._core.error is not None:
-                raise self._core.error
-            if self._core.finished:
-                raise StopAsyncIteration
-            self._release_consumed()
-            self._pending = await self._read()
-        sse = self._pending[self._next]
-        self._next += 1
-        return sse
-
-    async def _read(self) -> list[RawEvent]:
-        # The watchdog is checked as each chunk arrives (a cancel scope per
-        # read would cost more than the rest of the pipeline on servers that
-        # flush every event); a silent connection is the read timeout's job,
-        # and the read timeout never exceeds the watchdog (see _request_options).
-        core = self._core
-        if core.closed:
-            # Closed by its owner (the block exited): nothing more can arrive,
-            # and httpx would raise its own StreamClosed.
-            return core.end()
-        started = time.monotonic()
-        try:
-            chunk = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return core.end()
-        except httpx.HTTPError as exc:
-            raise core.transport_error(exc) from exc
-        return core.after_read(chunk, time.monotonic() - started)
-
-    async def aclose(self) -> None:
-        await self._core.response.aclose()
-
-
-class EventSource(_EventSourceBase):
-    """Iterator of :class:`ServerSentEvent` over one response (sync twin)."""
-
-    def __init__(self, core: _SourceCore) -> None:
-        super().__init__(core)
-        self._chunks = core.response.iter_bytes()
-
-    def __iter__(self) -> EventSource:
-        return self
-
-    def __next__(self) -> ServerSentEvent:
-        return ServerSentEvent(*self.next_raw())
-
-    def next_raw(self) -> RawEvent:
-        """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
-        while self._next >= len(self._pending):
-            if self._core.error is not None:
-                raise self._core.error
-            if self._core.finished:
-                raise StopIteration
-            self._release_consumed()
-            self._pending = self._read()
-        sse = self._pending[self._next]
-        self._next += 1
-        return sse
-
-    def _read(self) -> list[RawEvent]:
-        core = self._core  # the same rules as AsyncEventSource._read
-        if core.closed:
-            return core.end()
-        started = time.monotonic()
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            return core.end()
-        except httpx.HTTPError as exc:
-            raise core.transport_error(exc) from exc
-        return core.after_read(chunk, time.monotonic() - started)
-
-    def close(self) -> None:
-        self._core.response.close()
-
-
-@asynccontextmanager
-async def aconnect_events(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = None,
-    on_response: Callable[[httpx.Response], None] | None = None,
-    **kwargs: Any,
-) -> AsyncIterator[AsyncEventSource]:
-    """Open an SSE request on ``client``; yield an async iterator of events.
-
-    Extra keyword arguments go to :meth:`httpx.AsyncClient.stream`. The
-    response is closed when the block exits, however it exits.
-    ``on_response`` is called with every response as soon as its headers
-    arrive, before it is checked (an observer's hook).
-    """
-    stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
-    request = client.build_request(
-        method, url, **_request_options(client, kwargs, stream_idle_timeout)
-    )
-    try:
-        response = await client.send(request, stream=True)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, None) from exc
-    try:
-        if on_response is not None:
-            on_response(response)
-        if _is_rejected(response):
-            try:
-                await _aread_rejected(response)
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, response.headers.get("request-id")) from exc
-            raise _rejection(response)
-        core = _SourceCore(
-            response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
-        )
-        try:
-            yield AsyncEventSource(core)
-        finally:
-            core.closed = True
-    finally:
-        with anyio.CancelScope(shield=True):
-            await response.aclose()
-
-
-@contextmanager
-def connect_events(
-    client: httpx.Client,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    stream_idle_timeout: float | None = None,
-    on_response: Callable[[httpx.Response], None] | None = None,
-    **kwargs: Any,
-) -> Iterator[EventSource]:
-    """Sync twin of :func:`aconnect_events`."""
-    stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
-    request = client.build_request(
-        method, url, **_request_options(client, kwargs, stream_idle_timeout)
-    )
-    try:
-        response = client.send(request, stream=True)
-    except httpx.HTTPError as exc:
-        raise transport_error(exc, None) from exc
-    try:
-        if on_response is not None:
-            on_response(response)
-        if _is_rejected(response):
-            try:
-                _read_rejected(response)
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, response.headers.get("request-id")) from exc
-            raise _rejection(response)
-        core = _SourceCore(
-            response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
-        )
-        try:
-            yield EventSource(core)
-        finally:
-            core.closed = True
-    finally:
-        response.close()

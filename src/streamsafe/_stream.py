@@ -35,6 +35,10 @@ Events read ahead by :meth:`AsyncMessageStream._prefetch` (used by the
 client's retries: ``message_start`` and pings are held back until the first
 content block starts) are replayed to the caller in order, so a retried stream
 looks like one clean stream.
+
+This module holds what the twins share; the streams and their openers are
+written once in ``_async/stream.py``, and ``_sync/stream.py`` is generated
+from it by ``scripts/unasync.py``.
 """
 
 from __future__ import annotations
@@ -43,12 +47,9 @@ import logging
 import warnings
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
-from types import TracebackType
+from collections.abc import Callable
 from typing import Any
 
-import anyio
 import httpx
 import msgspec
 
@@ -57,31 +58,19 @@ from ._decode import decode_known_event, decode_unfamiliar_event
 from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
-    ContentBlockDeltaEvent,
     ContentBlockStartEvent,
     Message,
     StreamEvent,
-    TextDelta,
 )
 from ._observe import Call, Observer, StreamMetrics
-from ._sse import (
-    DEFAULT_MAX_EVENT_BYTES,
-    AsyncEventSource,
-    EventSource,
-    _EventSourceBase,
-    aconnect_events,
-    connect_events,
-)
+from ._sse import DEFAULT_MAX_EVENT_BYTES, EventSourceBase
 
 __all__ = [
     "AFTER_STOP_GRACE",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
-    "AsyncMessageStream",
-    "MessageStream",
-    "aconnect_message_stream",
-    "aopen_message_stream",
-    "connect_message_stream",
-    "open_message_stream",
+    "MessageStreamBase",
+    "call_of",
+    "source_options",
 ]
 
 #: Seconds allowed between two content events of a message stream (pings and
@@ -97,7 +86,7 @@ logger = logging.getLogger("streamsafe")
 class _MessageCore:
     """The decisions of a message stream, free of I/O."""
 
-    def __init__(self, source: _EventSourceBase, call: Call) -> None:
+    def __init__(self, source: EventSourceBase, call: Call) -> None:
         self.accumulator = MessageAccumulator(
             request_id=source.request_id, aws_request_id=source.aws_request_id
         )
@@ -184,12 +173,12 @@ def _warn_unclosed(kind: str, response: httpx.Response, request_id: str | None, 
         )
 
 
-class _MessageStreamBase:
+class MessageStreamBase:
     """Read-only views shared by the async and sync streams."""
 
     _core: _MessageCore
     _response: httpx.Response
-    _source: _EventSourceBase
+    _source: EventSourceBase
 
     def _watch_for_leaks(self) -> None:
         finalizer = weakref.finalize(
@@ -255,356 +244,16 @@ class _MessageStreamBase:
         return self._core.accumulator.incomplete_blocks
 
 
-class AsyncMessageStream(_MessageStreamBase):
-    """An async iterator of typed events that also accumulates the final message.
-
-    Use it as ``async with``; leaving the block, breaking out of the loop, an
-    exception or a cancellation closes the HTTP response. A stream read to its
-    end closes itself.
-    """
-
-    _source: AsyncEventSource
-
-    def __init__(self, source: AsyncEventSource, *, exit_stack: AsyncExitStack, call: Call) -> None:
-        self._source = source
-        self._response = source.response
-        self._exit_stack = exit_stack
-        self._core = _MessageCore(source, call)
-        self._watch_for_leaks()
-
-    async def __aenter__(self) -> AsyncMessageStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._close(exc)
-
-    async def aclose(self) -> None:
-        """Close the HTTP response (idempotent)."""
-        await self._close(None)
-
-    async def _close(self, exc: BaseException | None) -> None:
-        try:
-            with anyio.CancelScope(shield=True):
-                await self._exit_stack.aclose()
-        finally:
-            self._core.call.stream_closed(exc)
-
-    close = aclose
-
-    def __aiter__(self) -> AsyncMessageStream:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        event = self._next_ready()
-        if event is not None:
-            return event
-        try:
-            return await self._read_event()
-        except StopAsyncIteration:
-            # Read to the end: release everything now, not when collected.
-            await self.aclose()
-            raise
-
-    async def _read_event(self) -> StreamEvent:
-        core = self._core
-        if core.accumulator.done:
-            return await self._read_after_stop()
-        try:
-            sse = await self._source.next_raw()
-        except StopAsyncIteration:
-            core.on_end(self._source.ended_cleanly)
-            raise
-        except APIError as exc:
-            core.fail(exc)
-            raise
-        return core.on_sse(sse)
-
-    async def _read_after_stop(self) -> StreamEvent:
-        core = self._core
-        if not core.over:
-            if core.stop_deadline is None:
-                core.stop_deadline = anyio.current_time() + AFTER_STOP_GRACE
-            with anyio.CancelScope(deadline=core.stop_deadline):
-                try:
-                    return core.on_sse(await self._source.next_raw())
-                except StopAsyncIteration:
-                    core.over = True
-                    raise
-                except APIError as exc:
-                    core.after_stop(exc)
-                    raise StopAsyncIteration from None
-            core.after_stop(None)
-        raise StopAsyncIteration
-
-    async def _prefetch(self) -> None:
-        """Read ahead up to the first content block start; hold what was read."""
-        while True:
-            try:
-                event = await self._read_event()
-            except StopAsyncIteration:
-                return
-            self._core.held.append(event)
-            if self._core.is_content_start(event):
-                return
-
-    @property
-    def text_stream(self) -> AsyncIterator[str]:
-        """The text of every ``text_delta``, in order."""
-        return _AsyncTextIterator(self)
-
-    async def until_done(self) -> None:
-        """Consume the rest of the stream."""
-        while True:
-            self._apply_buffered()
-            try:
-                await self.__anext__()
-            except StopAsyncIteration:
-                return
-
-    async def get_final_message(self) -> Message:
-        """Consume the stream and return the accumulated message."""
-        await self.until_done()
-        return self._core.accumulator.final_message()
-
-    async def get_final_text(self) -> str:
-        """Consume the stream and return the text of all its text blocks."""
-        return (await self.get_final_message()).text
-
-
-class _AsyncTextIterator:
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: AsyncMessageStream) -> None:
-        self._stream = stream
-
-    def __aiter__(self) -> _AsyncTextIterator:
-        return self
-
-    async def __anext__(self) -> str:
-        stream = self._stream
-        while True:
-            # Events already received are taken without a coroutine per event.
-            event = stream._next_ready()
-            if event is None:
-                event = await stream.__anext__()
-            if type(event) is not ContentBlockDeltaEvent:
-                continue
-            delta = event.delta
-            if type(delta) is TextDelta:
-                return delta.text
-
-
-class MessageStream(_MessageStreamBase):
-    """Sync twin of :class:`AsyncMessageStream`."""
-
-    _source: EventSource
-
-    def __init__(self, source: EventSource, *, exit_stack: ExitStack, call: Call) -> None:
-        self._source = source
-        self._response = source.response
-        self._exit_stack = exit_stack
-        self._core = _MessageCore(source, call)
-        self._watch_for_leaks()
-
-    def __enter__(self) -> MessageStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close(exc)
-
-    def close(self) -> None:
-        """Close the HTTP response (idempotent)."""
-        self._close(None)
-
-    def _close(self, exc: BaseException | None) -> None:
-        try:
-            self._exit_stack.close()
-        finally:
-            self._core.call.stream_closed(exc)
-
-    def __iter__(self) -> MessageStream:
-        return self
-
-    def __next__(self) -> StreamEvent:
-        event = self._next_ready()
-        if event is not None:
-            return event
-        try:
-            return self._read_event()
-        except StopIteration:
-            self.close()  # read to the end: release everything now
-            raise
-
-    def _read_event(self) -> StreamEvent:
-        core = self._core
-        if core.accumulator.done:
-            return self._read_after_stop()
-        try:
-            sse = self._source.next_raw()
-        except StopIteration:
-            core.on_end(self._source.ended_cleanly)
-            raise
-        except APIError as exc:
-            core.fail(exc)
-            raise
-        return core.on_sse(sse)
-
-    def _read_after_stop(self) -> StreamEvent:
-        core = self._core
-        if core.over:
-            raise StopIteration
-        try:
-            return core.on_sse(self._source.next_raw())
-        except StopIteration:
-            core.over = True
-            raise
-        except APIError as exc:
-            core.after_stop(exc)
-            raise StopIteration from None
-
-    def _prefetch(self) -> None:
-        """Read ahead up to the first content block start; hold what was read."""
-        while True:
-            try:
-                event = self._read_event()
-            except StopIteration:
-                return
-            self._core.held.append(event)
-            if self._core.is_content_start(event):
-                return
-
-    @property
-    def text_stream(self) -> Iterator[str]:
-        """The text of every ``text_delta``, in order."""
-        for event in self:
-            if type(event) is ContentBlockDeltaEvent:
-                delta = event.delta
-                if type(delta) is TextDelta:
-                    yield delta.text
-
-    def until_done(self) -> None:
-        """Consume the rest of the stream."""
-        while True:
-            self._apply_buffered()
-            try:
-                next(self)
-            except StopIteration:
-                return
-
-    def get_final_message(self) -> Message:
-        """Consume the stream and return the accumulated message."""
-        self.until_done()
-        return self._core.accumulator.final_message()
-
-    def get_final_text(self) -> str:
-        """Consume the stream and return the text of all its text blocks."""
-        return self.get_final_message().text
-
-
-def _source_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+def source_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """``connect_events`` options of a message stream: its watchdog is on by default."""
     kwargs.setdefault("stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT)
     kwargs.setdefault("max_event_bytes", DEFAULT_MAX_EVENT_BYTES)
     return kwargs
 
 
-def _call_of(call: Call | None, observer: Observer | None, url: Any, kwargs: Any) -> Call:
+def call_of(call: Call | None, observer: Observer | None, url: Any, kwargs: Any) -> Call:
     """The call a stream belongs to: the client's, else a new one (its single attempt)."""
     if call is None:
         call = Call(observer, kwargs.get("json"), url=str(url), handed_over=True)
         call.next_attempt()
     return call
-
-
-async def aopen_message_stream(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    observer: Observer | None = None,
-    call: Call | None = None,
-    **kwargs: Any,
-) -> AsyncMessageStream:
-    """Open a message stream; the caller must ``aclose()`` it (or use ``async with``)."""
-    call = _call_of(call, observer, url, kwargs)
-    stack = AsyncExitStack()
-    options = _source_options(kwargs)
-    opening = aconnect_events(client, method, url, on_response=call.on_response, **options)
-    try:
-        source = await stack.enter_async_context(opening)
-    except BaseException as exc:
-        await stack.aclose()
-        call.stream_opening_failed(exc)
-        raise
-    return AsyncMessageStream(source, exit_stack=stack, call=call)
-
-
-def open_message_stream(
-    client: httpx.Client,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    observer: Observer | None = None,
-    call: Call | None = None,
-    **kwargs: Any,
-) -> MessageStream:
-    """Sync twin of :func:`aopen_message_stream`."""
-    call = _call_of(call, observer, url, kwargs)
-    stack = ExitStack()
-    opening = connect_events(
-        client, method, url, on_response=call.on_response, **_source_options(kwargs)
-    )
-    try:
-        source = stack.enter_context(opening)
-    except BaseException as exc:
-        stack.close()
-        call.stream_opening_failed(exc)
-        raise
-    return MessageStream(source, exit_stack=stack, call=call)
-
-
-@asynccontextmanager
-async def aconnect_message_stream(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    observer: Observer | None = None,
-    **kwargs: Any,
-) -> AsyncIterator[AsyncMessageStream]:
-    """Open a message stream over any httpx client; close it when the block exits.
-
-    Keyword arguments: ``max_event_bytes`` (default 16 MiB),
-    ``stream_idle_timeout`` (seconds between content events, pings excluded;
-    default 300, ``None`` disables), ``observer`` (an
-    :class:`~streamsafe.Observer`, told of this stream's lifecycle; its
-    ``call.params`` is the ``json=`` body) and anything
-    :meth:`httpx.AsyncClient.stream` accepts (``json=``, ``headers=``, ...).
-    """
-    stream = await aopen_message_stream(client, method, url, observer=observer, **kwargs)
-    async with stream:
-        yield stream
-
-
-@contextmanager
-def connect_message_stream(
-    client: httpx.Client,
-    method: str,
-    url: str | httpx.URL,
-    *,
-    observer: Observer | None = None,
-    **kwargs: Any,
-) -> Iterator[MessageStream]:
-    """Sync twin of :func:`aconnect_message_stream`."""
-    with open_message_stream(client, method, url, observer=observer, **kwargs) as stream:
-        yield stream

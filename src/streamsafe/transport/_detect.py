@@ -15,15 +15,17 @@ from __future__ import annotations
 import httpx
 
 from .. import _compat
-from ._http import AsyncKeepaliveTransport, KeepaliveTransport
+from ._async.http import AsyncKeepaliveTransport
+from ._async.shard import AsyncShardedTransport
 from ._keepalive import enables_keepalive
-from ._shard import ShardedAsyncTransport, ShardedTransport
+from ._sync.http import KeepaliveTransport
+from ._sync.shard import ShardedTransport
 
 __all__ = ["has_keepalive"]
 
 
 def _transport_has_keepalive(transport: object) -> bool:
-    if isinstance(transport, (ShardedAsyncTransport, ShardedTransport)):
+    if isinstance(transport, (AsyncShardedTransport, ShardedTransport)):
         return all(_transport_has_keepalive(inner) for inner in transport.transports)
     if isinstance(transport, (AsyncKeepaliveTransport, KeepaliveTransport)):
         settings = transport.settings

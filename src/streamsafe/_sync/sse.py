@@ -1,0 +1,143 @@
+# generated from src/streamsafe/_async/sse.py by scripts/unasync.py: do not edit
+"""Event sources over one httpx response, and ``connect_events``: the I/O, written once.
+
+Every decision (status and content-type checks, error frames, the idle
+watchdog) is in ``streamsafe/_sse.py``; this module only reads bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from .._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent
+from .._sse import (
+    MAX_REJECTED_BODY_BYTES,
+    EventSourceBase,
+    SourceCore,
+    checked_idle_timeout,
+    is_rejected,
+    keep_rejected_content,
+    rejection,
+    request_options,
+    transport_error,
+)
+from .._twins import Shield
+
+__all__ = ["EventSource", "connect_events"]
+
+
+def _read_rejected(response: httpx.Response) -> None:
+    """Read the start of a rejected body (at most MAX_REJECTED_BODY_BYTES) as its content."""
+    body = bytearray()
+    # httpx's iterators are generators: close this one rather than leave it to the GC.
+    chunks = cast("Generator[bytes, None]", response.iter_bytes())
+    try:
+        for chunk in chunks:
+            body += chunk
+            if len(body) >= MAX_REJECTED_BODY_BYTES:
+                break
+    finally:
+        chunks.close()
+    keep_rejected_content(response, body)
+
+
+class EventSource(EventSourceBase):
+    """Iterator (``for``) of :class:`ServerSentEvent` over one response."""
+
+    def __init__(self, core: SourceCore) -> None:
+        super().__init__(core)
+        self._chunks = core.response.iter_bytes()
+
+    def __iter__(self) -> EventSource:
+        return self
+
+    def __next__(self) -> ServerSentEvent:
+        return ServerSentEvent(*self.next_raw())
+
+    def next_raw(self) -> RawEvent:
+        """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
+        while self._next >= len(self._pending):
+            if self._core.error is not None:
+                raise self._core.error
+            if self._core.finished:
+                raise StopIteration
+            self._release_consumed()
+            self._pending = self._read()
+        sse = self._pending[self._next]
+        self._next += 1
+        return sse
+
+    def _read(self) -> list[RawEvent]:
+        # The watchdog is checked as each chunk arrives (a cancel scope per
+        # read would cost more than the rest of the pipeline on servers that
+        # flush every event); a silent connection is the read timeout's job,
+        # and the read timeout never exceeds the watchdog (see request_options).
+        core = self._core
+        if core.closed:
+            # Closed by its owner (the block exited): nothing more can arrive,
+            # and httpx would raise its own StreamClosed.
+            return core.end()
+        started = time.monotonic()
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return core.end()
+        except httpx.HTTPError as exc:
+            raise core.transport_error(exc) from exc
+        return core.after_read(chunk, time.monotonic() - started)
+
+    def close(self) -> None:
+        self._core.response.close()
+
+
+@contextmanager
+def connect_events(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream_idle_timeout: float | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
+    **kwargs: Any,
+) -> Iterator[EventSource]:
+    """Open an SSE request on ``client``; yield a sync iterator of events.
+
+    Extra keyword arguments go to :meth:`httpx.Client.stream`. The
+    response is closed when the block exits, however it exits.
+    ``on_response`` is called with every response as soon as its headers
+    arrive, before it is checked (an observer's hook).
+    """
+    stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
+    request = client.build_request(
+        method, url, **request_options(client, kwargs, stream_idle_timeout)
+    )
+    try:
+        response = client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, None) from exc
+    try:
+        if on_response is not None:
+            on_response(response)
+        if is_rejected(response):
+            try:
+                _read_rejected(response)
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, response.headers.get("request-id")) from exc
+            raise rejection(response)
+        core = SourceCore(
+            response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
+        )
+        try:
+            yield EventSource(core)
+        finally:
+            core.closed = True
+    finally:
+        with Shield():
+            response.close()
