@@ -63,7 +63,15 @@ def _check_interval(value: float | None) -> float | None:
     return value
 
 
+#: Seconds an idle keep-alive connection stays open on the emulator's side:
+#: longer than any client's idle expiry (httpx's 5 s), as on the real API, so a
+#: client never reuses a connection the server is closing at that very moment
+#: (uvicorn's own default, 5 s, races httpx's on a busy machine).
+KEEP_ALIVE_SECONDS = 75
+
+
 def _config(app: object, **options: object) -> uvicorn.Config:
+    options.setdefault("timeout_keep_alive", KEEP_ALIVE_SECONDS)
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         lifespan="off",
