@@ -548,3 +548,14 @@ def test_emulator_limits(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None
         answer = http.post("/v1/messages/batches", json={"requests": requests(10)})
         assert answer.status_code == 413
         assert answer.json()["error"]["type"] == "request_too_large"
+
+
+def test_batch_ids_are_unique_per_emulator_unless_seeded() -> None:
+    def first_batch_id(emu: Emulator) -> str:
+        with sclient(emu) as client:
+            return client.messages.batches.create(requests(1)).id
+
+    with Emulator() as one, Emulator() as two:
+        assert first_batch_id(one) != first_batch_id(two)
+    with Emulator(seed=3) as one, Emulator(seed=3) as two:
+        assert first_batch_id(one) == first_batch_id(two)

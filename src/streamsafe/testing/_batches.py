@@ -292,7 +292,7 @@ class _BatchApp:
                 raise _Refused(400, f"requests.{index}.params: must be an object")
             items.append((custom_id, item["params"]))
         number = self.state.next_number()
-        batch = _Batch(make_id("msgbatch", number), items, time.monotonic(), time.time())
+        batch = _Batch(self.state.make_id("msgbatch", number), items, time.monotonic(), time.time())
         try:
             _parse_script(batch, call.headers.get(BATCH_HEADER, ""))
         except ValueError as exc:
