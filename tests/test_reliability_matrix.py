@@ -69,9 +69,13 @@ from streamsafe.testing import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Emulator
 
 pytestmark = pytest.mark.anyio
 
-READ_TIMEOUT = 0.3
+#: Short enough to keep the stall matrices quick, long enough that a loaded
+#: machine cannot delay the events *before* a stall past it (0.3 s could: the
+#: emulator shares the test's process and its GIL with 8 streams).
+READ_TIMEOUT = 1.0
 CALM_READ_TIMEOUT = 5.0
-IDLE_TIMEOUT = 0.5
+#: Above the read timeout, so silence is always a read timeout, never the watchdog.
+IDLE_TIMEOUT = 2.0
 #: How late past its limit a timer may fire on a loaded 2-core machine (8 streams
 #: and the emulator share one process). The stalls last 30 s, so a stream ended
 #: within this proves the timer, not the end of the stall, ended it.
@@ -403,7 +407,7 @@ async def stall_matrix(
 
     Concurrency keeps the suite fast (each stall costs a timeout); the bound
     keeps a loaded machine from delaying events before the stall past the
-    0.3 s read timeout.
+    read timeout.
     """
     results: dict[int, tuple[Outcome, float]] = {}
     limiter = anyio.CapacityLimiter(8)
@@ -435,7 +439,7 @@ async def test_silent_stall_after_every_event_is_a_read_timeout(
 async def test_pinging_stall_after_every_event_trips_the_content_watchdog(
     emulator: Emulator, clean: list[SseEvent]
 ) -> None:
-    # Only the content watchdog (0.5 s) can end these streams: the pings (every
+    # Only the content watchdog (IDLE_TIMEOUT) can end these streams: the pings (every
     # 0.1 s) reset the read timeout but not the watchdog. The read timeout is
     # longer than the watchdog's limit, so the client lowers it to that limit:
     # a ping delayed past it by a busy machine (the emulator shares this
@@ -549,7 +553,7 @@ SYNC_KINDS = {
     "error:api_error": (streamsafe.InternalServerError, 3),
     "truncate": (IncompleteStreamError, 3),
     "reset": (APIConnectionError, 3),
-    "stall": (APITimeoutError, 8),  # each costs the 0.3 s read timeout
+    "stall": (APITimeoutError, 8),  # each costs the read timeout
 }
 
 
