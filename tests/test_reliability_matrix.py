@@ -415,8 +415,29 @@ async def stall_matrix(
         async with anyio.create_task_group() as group:
             for i in range(len(clean) + 1):
                 group.start_soon(stalled, client, spec.format(i=i), results, i, limiter)
+        # A starved machine (the emulator shares this process with 8 streams) can
+        # hold back the events *before* the stall past the timer: those positions
+        # run once more, alone. A client that lost events fails again; the
+        # assertions of the caller then see it.
+        for i in [i for i, (outcome, _) in results.items() if not reached(outcome, clean, i)]:
+            await stalled(client, spec.format(i=i), results, i, anyio.CapacityLimiter(1))
         assert busy_connections(client) == []
     return results
+
+
+def reached(outcome: Outcome, clean: list[SseEvent], count: int) -> bool:
+    """The stream failed holding all ``count`` events before the stall (or did not fail)."""
+    _, error, _ = outcome
+    if error is None:
+        return True
+    partial = error.partial_message
+    expected, _ = expected_partial(
+        clean,
+        count,
+        message_id=partial.id if partial is not None else None,
+        request_id=error.request_id,
+    )
+    return as_dict(partial) == expected
 
 
 async def test_silent_stall_after_every_event_is_a_read_timeout(
