@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._observe import BatchOperation
 
 __all__ = [
+    "CUSTOM_ID_PATTERN",
     "MAX_BATCH_REQUESTS",
     "RESUBMIT_DEFAULT",
     "BatchProgress",
@@ -47,7 +48,8 @@ __all__ = [
 
 #: The most requests one batch may hold.
 MAX_BATCH_REQUESTS = 100_000
-_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: What the API accepts as a ``custom_id`` (checked here before upload, and by the emulator).
+CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 #: What :meth:`resubmit` sends again by default.
 RESUBMIT_DEFAULT: tuple[str, ...] = ("errored-retryable", "expired")
@@ -80,7 +82,7 @@ def batch_body(requests: Iterable[Any]) -> dict[str, Any]:
     seen: dict[str, int] = {}
     for index, custom_id, params in _request_items(requests):
         where = f"requests[{index}]"
-        if not isinstance(custom_id, str) or _CUSTOM_ID.fullmatch(custom_id) is None:
+        if not isinstance(custom_id, str) or CUSTOM_ID_PATTERN.fullmatch(custom_id) is None:
             raise BatchRequestError(
                 f"{where}: custom_id {custom_id!r} must be 1 to 64 characters of "
                 "a-z, A-Z, 0-9, '_' and '-'",

@@ -70,6 +70,7 @@ import anyio
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._batch_core import CUSTOM_ID_PATTERN, MAX_BATCH_REQUESTS
 from ._content import dump_json, make_id, message_object, plan_response
 from ._faults import ERROR_TYPES, error_message, error_type_for_status
 from ._state import EmulatorState, RecordedRequest
@@ -78,10 +79,8 @@ __all__ = ["BATCH_HEADER", "MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "batch_route
 
 BATCH_HEADER = "x-streamsafe-batch"
 MAX_BATCH_BYTES = 256 * 1024 * 1024
-MAX_BATCH_REQUESTS = 100_000
 _EXPIRY = 24 * 3600.0
 _CANCEL_DELAY = 5.0
-_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _JSON = "application/json"
 
 
@@ -279,7 +278,7 @@ class _BatchApp:
         items: list[tuple[str, Any]] = []
         for index, item in enumerate(requests):
             custom_id = item.get("custom_id") if isinstance(item, dict) else None
-            if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
+            if not isinstance(custom_id, str) or not CUSTOM_ID_PATTERN.fullmatch(custom_id):
                 raise _Refused(
                     400, f"requests.{index}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$"
                 )
