@@ -73,3 +73,23 @@ def test_batch_results_benchmark_agrees_with_the_sdk(monkeypatch: pytest.MonkeyP
     numbers = bench.main(["--rows", "60", "--repeat", "1", "--memory-mb", "1"])
     assert set(numbers) == {"rows", "line", "memory"}
     assert numbers["memory"]["peak_mb"] < 5
+
+
+@pytest.mark.slow
+def test_compare_runs_both_sides_and_reports_every_workload() -> None:
+    """benchmarks/compare.py at tiny sizes, this checkout against itself (speed not asserted)."""
+    here = str(BENCHMARKS.parent)
+    options = ["--smoke", "--rounds", "1", "--repeat", "1", "--only", "text-sync,concurrency"]
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "compare.py"), here, here, *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0] for row in rows] == ["| text-sync", "| concurrency"]
+    for row in rows:
+        before, after = row.split(" | ")[1:3]
+        assert before.endswith(" s"), row
+        assert after.endswith(" s"), row
