@@ -58,8 +58,8 @@ from ._version import __version__ as _version
 from .transport import default_async_client, default_sync_client, has_keepalive
 
 if TYPE_CHECKING:
-    from ._batches import AsyncBatches
-    from ._batches_sync import Batches
+    from ._async.batches import AsyncBatches
+    from ._sync.batches import Batches
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -302,7 +302,7 @@ class AsyncMessages:
     @cached_property
     def batches(self) -> AsyncBatches:
         """The Message Batches API (see :class:`~streamsafe.AsyncBatches`)."""
-        from ._batches import AsyncBatches
+        from ._async.batches import AsyncBatches
 
         return AsyncBatches(self._client)
 
@@ -543,7 +543,7 @@ class Messages:
     @cached_property
     def batches(self) -> Batches:
         """The Message Batches API (see :class:`~streamsafe.Batches`)."""
-        from ._batches_sync import Batches
+        from ._sync.batches import Batches
 
         return Batches(self._client)
 
