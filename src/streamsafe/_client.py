@@ -110,8 +110,7 @@ class _ClientConfig:
         *,
         api_key: str | None,
         base_url: str | httpx.URL | None,
-        max_retries: int,
-        backoff: Backoff | None,
+        retry: RetryPolicy,
         default_headers: Mapping[str, str] | None,
         stream_idle_timeout: float | None,
         max_event_bytes: int,
@@ -119,7 +118,7 @@ class _ClientConfig:
         self.api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
-        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff or Backoff())
+        self.retry = retry
         self.default_headers = dict(default_headers or {})
         self.stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
         self.max_event_bytes = max_event_bytes
@@ -242,8 +241,7 @@ class _BaseClient(Generic[_Http]):
         self._config = _ClientConfig(
             api_key=api_key,
             base_url=base_url,
-            max_retries=max_retries,
-            backoff=backoff,
+            retry=RetryPolicy(max_retries=max_retries, backoff=backoff or Backoff()),
             default_headers=default_headers,
             stream_idle_timeout=stream_idle_timeout,
             max_event_bytes=max_event_bytes,
