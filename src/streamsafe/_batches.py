@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_MAX_POLL_INTERVAL",
     "DEFAULT_POLL_INTERVAL",
     "BatchRequests",
+    "OneBatchOperation",
     "ProgressCallback",
     "batch_id_of",
     "batch_path",
@@ -48,6 +49,15 @@ BATCHES_PATH = "/v1/messages/batches"
 CANCEL_ON_EXIT_TIMEOUT = 10.0
 DEFAULT_POLL_INTERVAL = 5.0
 DEFAULT_MAX_POLL_INTERVAL = 60.0
+
+#: The operations on one batch that are one request each.
+OneBatchOperation = Literal["retrieve", "cancel", "delete"]
+#: Their requests: the method, and what follows the batch's path.
+_ON_BATCH: dict[OneBatchOperation, tuple[str, str]] = {
+    "retrieve": ("GET", ""),
+    "cancel": ("POST", "/cancel"),
+    "delete": ("DELETE", ""),
+}
 
 #: ``on_progress`` of ``wait`` and ``run`` (the async API also awaits what it returns).
 ProgressCallback = Callable[[BatchProgress], object]
@@ -93,17 +103,14 @@ class BatchRequests:
             request["params"] = query
         return request
 
-    def post(self, path: str, extra: Mapping[str, str] | None) -> dict[str, Any]:
+    def on_batch(
+        self, name: OneBatchOperation, batch_id: str, extra: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """The request of operation ``name`` on one batch (``wait`` polls with ``retrieve``'s)."""
+        method, suffix = _ON_BATCH[name]
         return {
-            "method": "POST",
-            "url": self.config.url(path),
-            "headers": self.config.headers(extra),
-        }
-
-    def delete(self, path: str, extra: Mapping[str, str] | None) -> dict[str, Any]:
-        return {
-            "method": "DELETE",
-            "url": self.config.url(path),
+            "method": method,
+            "url": self.config.url(batch_path(batch_id, suffix)),
             "headers": self.config.headers(extra),
         }
 

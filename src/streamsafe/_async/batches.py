@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -39,9 +38,9 @@ from .._batches import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
     BatchRequests,
+    OneBatchOperation,
     ProgressCallback,
     batch_id_of,
-    batch_path,
     checked,
     deleted_batch,
     next_page,
@@ -55,6 +54,7 @@ from .._jsonl import DEFAULT_MAX_LINE_BYTES
 from .._observe import BatchOperation
 from .._sse import transport_error
 from .._twins import AsyncClock, AsyncDeadline, AsyncNotify, AsyncShield
+from .closable import AsyncClosable
 from .retry import arun_with_retries
 
 __all__ = ["AsyncBatchResults", "AsyncBatches"]
@@ -62,7 +62,7 @@ __all__ = ["AsyncBatchResults", "AsyncBatches"]
 _T = TypeVar("_T")
 
 
-class AsyncBatchResults:
+class AsyncBatchResults(AsyncClosable):
     """The results of a batch: ``async with ... as results: async for item in results``.
 
     Each item is a :data:`~streamsafe.BatchResult`, delivered exactly once,
@@ -99,17 +99,6 @@ class AsyncBatchResults:
     def resumes(self) -> int:
         """How many times the download was resumed after a cut."""
         return self._download.resumes if self._download is not None else 0
-
-    async def __aenter__(self) -> AsyncBatchResults:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         self._finished = True
@@ -234,6 +223,19 @@ class AsyncBatches:
         op.finish(result if isinstance(result, MessageBatch) else None)
         return result
 
+    async def _on_batch(
+        self,
+        name: OneBatchOperation,
+        batch: str | MessageBatch,
+        extra: Mapping[str, str] | None,
+        decode: Callable[[Any], _T],
+    ) -> _T:
+        """Operation ``name`` on one batch: one request (retried), the whole operation."""
+        batch_id = batch_id_of(batch)
+        request = self._requests.on_batch(name, batch_id, extra)
+        op = operation(self._client, name, request, batch_id=batch_id)
+        return await self._operate(op, request, decode)
+
     async def create(
         self, requests: Iterable[Any], *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
@@ -246,10 +248,7 @@ class AsyncBatches:
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """The batch's current state."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.get(batch_path(batch_id), extra_headers)
-        op = operation(self._client, "retrieve", request, batch_id=batch_id)
-        return await self._operate(op, request, decode_batch)
+        return await self._on_batch("retrieve", batch, extra_headers, decode_batch)
 
     async def list(
         self,
@@ -283,19 +282,13 @@ class AsyncBatches:
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """Ask the API to cancel the batch (``canceling``, then ``ended``)."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.post(batch_path(batch_id, "/cancel"), extra_headers)
-        op = operation(self._client, "cancel", request, batch_id=batch_id)
-        return await self._operate(op, request, decode_batch)
+        return await self._on_batch("cancel", batch, extra_headers, decode_batch)
 
     async def delete(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> DeletedMessageBatch:
         """Delete an ended batch (the API refuses a batch still processing)."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.delete(batch_path(batch_id), extra_headers)
-        op = operation(self._client, "delete", request, batch_id=batch_id)
-        return await self._operate(op, request, deleted_batch)
+        return await self._on_batch("delete", batch, extra_headers, deleted_batch)
 
     def results(
         self,
@@ -348,7 +341,7 @@ class AsyncBatches:
         )
         if isinstance(batch, MessageBatch):
             waiter.batch = batch  # progress can be reported from the first poll on
-        request = self._requests.get(batch_path(batch_id), extra_headers)
+        request = self._requests.on_batch("retrieve", batch_id, extra_headers)
         op = waiter.op = operation(self._client, "wait", request, batch_id=batch_id)
         try:
             while True:

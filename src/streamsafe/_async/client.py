@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from functools import cached_property
-from types import TracebackType
 from typing import Any, Literal, overload
 
 import httpx
@@ -39,6 +38,7 @@ from .._events import Message, TokenCount
 from .._sse import transport_error
 from ..transport import default_async_client
 from .batches import AsyncBatches
+from .closable import AsyncClosable
 from .retry import arun_with_retries
 from .stream import AsyncMessageStream, aopen_message_stream
 
@@ -56,14 +56,9 @@ class AsyncMessageStreamManager:
         self._stream = await self._opener()
         return self._stream
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._stream is not None:
-            await self._stream.__aexit__(exc_type, exc, tb)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._stream is not None:  # its exit sees the exception this block's exit sees
+            await self._stream.__aexit__(*exc_info)
 
     # unasync: begin async only
     def __await__(self) -> Generator[Any, None, AsyncMessageStream]:
@@ -134,7 +129,7 @@ class AsyncMessages:
         return token_count_from_dict(data)
 
 
-class AsyncClient(_BaseClient[httpx.AsyncClient]):
+class AsyncClient(_BaseClient[httpx.AsyncClient], AsyncClosable):
     """A client for the Messages API, an async one (``async with AsyncClient() as client``).
 
     Arguments, all keyword-only and optional: ``api_key`` (default:
@@ -156,17 +151,6 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     def messages(self) -> AsyncMessages:
         """The Messages API: ``stream``, ``create``, ``count_tokens``, ``batches``."""
         return AsyncMessages(self)
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the httpx client, unless it was given (``http_client``)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -40,9 +39,9 @@ from .._batches import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
     BatchRequests,
+    OneBatchOperation,
     ProgressCallback,
     batch_id_of,
-    batch_path,
     checked,
     deleted_batch,
     next_page,
@@ -56,6 +55,7 @@ from .._jsonl import DEFAULT_MAX_LINE_BYTES
 from .._observe import BatchOperation
 from .._sse import transport_error
 from .._twins import Clock, Deadline, Notify, Shield
+from .closable import Closable
 from .retry import run_with_retries
 
 __all__ = ["BatchResults", "Batches"]
@@ -63,7 +63,7 @@ __all__ = ["BatchResults", "Batches"]
 _T = TypeVar("_T")
 
 
-class BatchResults:
+class BatchResults(Closable):
     """The results of a batch: ``with ... as results: for item in results``.
 
     Each item is a :data:`~streamsafe.BatchResult`, delivered exactly once,
@@ -100,17 +100,6 @@ class BatchResults:
     def resumes(self) -> int:
         """How many times the download was resumed after a cut."""
         return self._download.resumes if self._download is not None else 0
-
-    def __enter__(self) -> BatchResults:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._finished = True
@@ -235,6 +224,19 @@ class Batches:
         op.finish(result if isinstance(result, MessageBatch) else None)
         return result
 
+    def _on_batch(
+        self,
+        name: OneBatchOperation,
+        batch: str | MessageBatch,
+        extra: Mapping[str, str] | None,
+        decode: Callable[[Any], _T],
+    ) -> _T:
+        """Operation ``name`` on one batch: one request (retried), the whole operation."""
+        batch_id = batch_id_of(batch)
+        request = self._requests.on_batch(name, batch_id, extra)
+        op = operation(self._client, name, request, batch_id=batch_id)
+        return self._operate(op, request, decode)
+
     def create(
         self, requests: Iterable[Any], *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
@@ -247,10 +249,7 @@ class Batches:
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """The batch's current state."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.get(batch_path(batch_id), extra_headers)
-        op = operation(self._client, "retrieve", request, batch_id=batch_id)
-        return self._operate(op, request, decode_batch)
+        return self._on_batch("retrieve", batch, extra_headers, decode_batch)
 
     def list(
         self,
@@ -283,19 +282,13 @@ class Batches:
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
         """Ask the API to cancel the batch (``canceling``, then ``ended``)."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.post(batch_path(batch_id, "/cancel"), extra_headers)
-        op = operation(self._client, "cancel", request, batch_id=batch_id)
-        return self._operate(op, request, decode_batch)
+        return self._on_batch("cancel", batch, extra_headers, decode_batch)
 
     def delete(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> DeletedMessageBatch:
         """Delete an ended batch (the API refuses a batch still processing)."""
-        batch_id = batch_id_of(batch)
-        request = self._requests.delete(batch_path(batch_id), extra_headers)
-        op = operation(self._client, "delete", request, batch_id=batch_id)
-        return self._operate(op, request, deleted_batch)
+        return self._on_batch("delete", batch, extra_headers, deleted_batch)
 
     def results(
         self,
@@ -344,7 +337,7 @@ class Batches:
         )
         if isinstance(batch, MessageBatch):
             waiter.batch = batch  # progress can be reported from the first poll on
-        request = self._requests.get(batch_path(batch_id), extra_headers)
+        request = self._requests.on_batch("retrieve", batch_id, extra_headers)
         op = waiter.op = operation(self._client, "wait", request, batch_id=batch_id)
         try:
             while True:

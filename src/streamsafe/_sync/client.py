@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from types import TracebackType
 from typing import Any, Literal, overload
 
 import httpx
@@ -40,6 +39,7 @@ from .._events import Message, TokenCount
 from .._sse import transport_error
 from ..transport import default_sync_client
 from .batches import Batches
+from .closable import Closable
 from .retry import run_with_retries
 from .stream import MessageStream, open_message_stream
 
@@ -57,14 +57,9 @@ class MessageStreamManager:
         self._stream = self._opener()
         return self._stream
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._stream is not None:
-            self._stream.__exit__(exc_type, exc, tb)
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._stream is not None:  # its exit sees the exception this block's exit sees
+            self._stream.__exit__(*exc_info)
 
 
 class Messages:
@@ -128,7 +123,7 @@ class Messages:
         return token_count_from_dict(data)
 
 
-class Client(_BaseClient[httpx.Client]):
+class Client(_BaseClient[httpx.Client], Closable):
     """A client for the Messages API, a sync one (``with Client() as client``).
 
     Arguments, all keyword-only and optional: ``api_key`` (default:
@@ -150,17 +145,6 @@ class Client(_BaseClient[httpx.Client]):
     def messages(self) -> Messages:
         """The Messages API: ``stream``, ``create``, ``count_tokens``, ``batches``."""
         return Messages(self)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the httpx client, unless it was given (``http_client``)."""
