@@ -17,10 +17,13 @@ The rules, applied in this order to the whole text of an async module:
 ==============================================  ========================================
 async                                           sync
 ==============================================  ========================================
+the lines from ``# unasync: begin async only``  dropped, both marker lines included
+to ``# unasync: end async only``
 a line ending ``# unasync: async only``         dropped
 ``async def`` / ``async with`` / ``async for``  ``def`` / ``with`` / ``for``
 ``await it.__anext__()``                        ``next(it)``
 ``await x``                                     ``x``
+``Awaitable[X]`` (X a single name)              ``X``
 ``for x in y: yield x``                         ``yield from y``
 ``__aenter__`` ``__aexit__`` ``__aiter__``      ``__enter__`` ``__exit__``
 ``__anext__``                                   ``__iter__`` ``__next__``
@@ -41,10 +44,21 @@ names in ``NAMES`` (``aconnect_events`` ...)    their sync names
 ==============================================  ========================================
 
 So an async shell names its twin-aware helpers ``AsyncX`` (``AsyncShield``,
-``AsyncDeadline``, ``AsyncClock``, ``AsyncSectionLock`` in
+``AsyncDeadline``, ``AsyncClock``, ``AsyncSectionLock``, ``AsyncNotify`` in
 :mod:`streamsafe._twins`) and the sync code gets ``X``.
-Code that has no sync meaning does not belong in an ``_async`` module: put it
-in a shared (sans-IO) module both twins import.
+Code that has no sync meaning (``__await__``, a comment about the event loop)
+is marked: one line with a trailing ``# unasync: async only``, several lines
+between the two block markers, each a comment line of its own, at any indent::
+
+    # unasync: begin async only
+    def __await__(self) -> Generator[Any, None, AsyncThing]:
+        return self._open().__await__()
+    # unasync: end async only
+
+Blocks do not nest. A marker left in the generated text (a block without its
+end, a misspelt marker) is an error, in ``--check`` too.
+Code that neither twin needs in a different form does not belong in an
+``_async`` module: put it in a shared (sans-IO) module both twins import.
 """
 
 from __future__ import annotations
@@ -66,7 +80,7 @@ NAMES: dict[str, str] = {
     "aconnect_message_stream": "connect_message_stream",
     "aopen_message_stream": "open_message_stream",
     "_aclose_shielded": "_close_shielded",
-    "_aretry": "_retry",
+    "arun_with_retries": "run_with_retries",
     "_aread_rejected": "_read_rejected",
     "aclose_quietly": "close_quietly",
     "default_async_client": "default_sync_client",
@@ -74,13 +88,22 @@ NAMES: dict[str, str] = {
     "get_async_backend": "get_sync_backend",
 }
 
+#: Marks the start and the end of lines only async code has (see the docstring).
+BEGIN_ASYNC_ONLY = "# unasync: begin async only"
+END_ASYNC_ONLY = "# unasync: end async only"
+
 RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
+    (
+        rf"(?ms)^[ \t]*{re.escape(BEGIN_ASYNC_ONLY)}\n.*?^[ \t]*{re.escape(END_ASYNC_ONLY)}\n",
+        "",
+    ),
     (r"(?m)^[^\n]*# unasync: async only\n", ""),
     (r"\basync def\b", "def"),
     (r"\basync with\b", "with"),
     (r"\basync for\b", "for"),
     (r"\bawait ([\w.]+)\.__anext__\(\)", r"next(\1)"),
     (r"\bawait ", ""),
+    (r"\bAwaitable\[(\w+)\]", r"\1"),
     (r"(?m)^( *)for (\w+) in ([^\n]+):\n\1    yield \2\n", r"\1yield from \3\n"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
@@ -115,8 +138,17 @@ def header(source: Path) -> str:
 
 
 def unasync_text(text: str) -> str:
+    """The sync twin of an async module's text (the rules only, no header, no ruff).
+
+    Raises :class:`ValueError` if a marker survives the rules: a block whose
+    begin or end is missing, or a misspelt marker, would otherwise leave
+    async-only code in the sync twin, or drop code meant for both.
+    """
     for pattern, replacement in _COMPILED:
         text = pattern.sub(replacement, text)
+    for number, line in enumerate(text.splitlines(), 1):
+        if "# unasync:" in line:
+            raise ValueError(f"line {number} of the output keeps a marker: {line.strip()!r}")
     return text
 
 
@@ -143,7 +175,10 @@ def _ruff_pipe(arguments: list[str], text: str, target: Path) -> str:
 
 
 def generate(source: Path, target: Path) -> str:
-    text = header(source) + unasync_text(source.read_text(encoding="utf-8"))
+    try:
+        text = header(source) + unasync_text(source.read_text(encoding="utf-8"))
+    except ValueError as error:
+        sys.exit(f"unasync: {source.relative_to(ROOT)}: {error}")
     # The project's own safe fixes: imports the rules made duplicate or unused,
     # ``with`` blocks that became nestable (SIM117), and the like.
     text = _ruff_pipe(["check", "--fix-only", "--quiet"], text, target)

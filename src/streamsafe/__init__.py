@@ -16,6 +16,8 @@ timeouts and limits) live in :mod:`streamsafe.transport`.
 """
 
 from ._accumulate import MessageAccumulator
+from ._async.batches import AsyncBatches, AsyncBatchResults
+from ._async.client import AsyncClient, AsyncMessages, AsyncMessageStreamManager
 from ._async.sse import AsyncEventSource, aconnect_events
 from ._async.stream import AsyncMessageStream, aconnect_message_stream
 from ._batch_core import BatchProgress
@@ -30,18 +32,7 @@ from ._batch_models import (
     MessageBatch,
     MessageBatchRequestCounts,
 )
-from ._batches import AsyncBatches, AsyncBatchResults
-from ._batches_sync import Batches, BatchResults
-from ._client import (
-    DEFAULT_STREAM_IDLE_TIMEOUT,
-    REQUEST_SIZE_LIMITS,
-    AsyncClient,
-    AsyncMessages,
-    AsyncMessageStreamManager,
-    Client,
-    Messages,
-    MessageStreamManager,
-)
+from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS
 from ._decode import decode_event
 from ._decoder import SSEDecoder
 from ._error_codes import (
@@ -155,6 +146,8 @@ from ._observe import (
     StreamMetrics,
 )
 from ._retry import Backoff
+from ._sync.batches import Batches, BatchResults
+from ._sync.client import Client, Messages, MessageStreamManager
 from ._sync.sse import EventSource, connect_events
 from ._sync.stream import MessageStream, connect_message_stream
 from ._version import __version__

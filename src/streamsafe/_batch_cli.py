@@ -138,7 +138,7 @@ def _progress_reporter() -> tuple[Callable[[BatchProgress], None], Callable[[], 
 
 
 def run_batch(args: argparse.Namespace, exit_code_for: Callable[[BaseException], int]) -> int:
-    from ._client import Client
+    from ._sync.client import Client
 
     base_url: str | None = args.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
     try:

@@ -1,44 +1,24 @@
-"""``AsyncClient`` / ``Client``: the Messages API over streamsafe's streams.
+"""What ``AsyncClient`` and ``Client`` share and is not I/O.
 
-``client.messages.stream(...)`` opens a message stream with retries;
-``client.messages.create(...)`` without ``stream=True`` is the drop-in for
-long requests: it streams underneath (so the connection is never idle for
-minutes) and returns the final :class:`~streamsafe.Message`, raising the same
-typed errors. ``count_tokens`` is a plain JSON call with the same retries.
-
-Retries happen only while the caller has received nothing: a stream is read
-ahead up to its first ``content_block_start`` (``message_start`` and pings are
-held back) before it is handed over, so a stream that fails before content is
-retried invisibly, and one that fails after content raises with its partial
-message — it is never continued or duplicated. ``create()`` without
-``stream=True`` hands over nothing before the message is complete, so it
-retries a retryable failure at any point of the stream, starting over.
-
-The async and sync clients share :class:`_ClientConfig` (headers, URLs, the
-request-size preflight, the retry policy); each side only does its own I/O.
-
-Every ``stream()`` / ``create()`` is one observed call
-(:class:`~streamsafe._observe.Call`): the client reports its attempts and
-retries, and ends it itself on a failure before the stream is handed over;
-from then on the stream ends it (see :mod:`streamsafe._observe`).
+:class:`_BaseClient` builds either client (arguments documented on
+:class:`~streamsafe.AsyncClient`); :class:`_ClientConfig` holds what every
+request needs (headers, URLs, the request-size preflight, the retry policy);
+:func:`_json_result` reads the answer of a plain JSON call. The clients and
+the resources they hand out, which do the I/O, are ``_async/client.py``
+(written once) and ``_sync/client.py`` (generated from it); the Message
+Batches shells (``_async/batches.py``) use this module too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 import warnings
-from collections.abc import Awaitable, Callable, Generator, Mapping
-from functools import cached_property
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-import anyio
 import httpx
 
-from ._async.stream import AsyncMessageStream, aopen_message_stream
-from ._decode import token_count_from_dict
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -48,25 +28,17 @@ from ._errors import (
     describe_body,
     error_from_response,
 )
-from ._events import Message, TokenCount
-from ._observe import Call, Observer, Retried
+from ._observe import Call, Observer
 from ._retry import Backoff, RetryPolicy
-from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
+from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout
 from ._stream import DEFAULT_STREAM_IDLE_TIMEOUT
-from ._sync.stream import MessageStream, open_message_stream
 from ._version import __version__ as _version
-from .transport import default_async_client, default_sync_client, has_keepalive
-
-if TYPE_CHECKING:
-    from ._batches import AsyncBatches
-    from ._batches_sync import Batches
+from .transport import has_keepalive
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
     "REQUEST_SIZE_LIMITS",
-    "AsyncClient",
-    "Client",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -138,8 +110,7 @@ class _ClientConfig:
         *,
         api_key: str | None,
         base_url: str | httpx.URL | None,
-        max_retries: int,
-        backoff: Backoff | None,
+        retry: RetryPolicy,
         default_headers: Mapping[str, str] | None,
         stream_idle_timeout: float | None,
         max_event_bytes: int,
@@ -147,7 +118,7 @@ class _ClientConfig:
         self.api_key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = httpx.URL(str(url).rstrip("/") + "/")
-        self.retry = RetryPolicy(max_retries=max_retries, backoff=backoff or Backoff())
+        self.retry = retry
         self.default_headers = dict(default_headers or {})
         self.stream_idle_timeout = checked_idle_timeout(stream_idle_timeout)
         self.max_event_bytes = max_event_bytes
@@ -239,139 +210,14 @@ def _unreadable_json(response: httpx.Response) -> APIError:
     )
 
 
-_T = TypeVar("_T")
-
-
-# ---------------------------------------------------------------------------
-# async
-# ---------------------------------------------------------------------------
-
-
-async def _aretry(
-    config: _ClientConfig,
-    what: str,
-    attempt: Callable[[], Awaitable[_T]],
-    call: Retried | None = None,
-) -> _T:
-    retrying = config.retry.start(what)
-    try:
-        while True:
-            try:
-                return await attempt()
-            except APIError as error:
-                delay = retrying.delay_after(error)
-                if call is not None:
-                    call.retry(delay, error)
-            await anyio.sleep(delay)
-    except BaseException as exc:
-        if call is not None:  # a no-op if the call already ended
-            call.end_with(exc, raised_by_library=True)
-        raise
-
-
-class AsyncMessageStreamManager:
-    """``async with client.messages.stream(...) as stream``; also awaitable."""
-
-    def __init__(self, opener: Callable[[], Awaitable[AsyncMessageStream]]) -> None:
-        self._opener = opener
-        self._stream: AsyncMessageStream | None = None
-
-    async def __aenter__(self) -> AsyncMessageStream:
-        self._stream = await self._opener()
-        return self._stream
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._stream is not None:
-            await self._stream.__aexit__(exc_type, exc, tb)
-
-    def __await__(self) -> Generator[Any, None, AsyncMessageStream]:
-        return self._opener().__await__()
-
-
-class AsyncMessages:
-    """``client.messages`` of an :class:`AsyncClient`."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
-
-    @cached_property
-    def batches(self) -> AsyncBatches:
-        """The Message Batches API (see :class:`~streamsafe.AsyncBatches`)."""
-        from ._batches import AsyncBatches
-
-        return AsyncBatches(self._client)
-
-    def stream(
-        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> AsyncMessageStreamManager:
-        """Open a streamed request: ``async with client.messages.stream(...) as stream``."""
-        request = self._client._config.stream_request(params, extra_headers)
-        return AsyncMessageStreamManager(lambda: self._client._open_stream(request, params))
-
-    @overload
-    async def create(
-        self,
-        *,
-        stream: Literal[True],
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> AsyncMessageStream: ...
-
-    @overload
-    async def create(
-        self,
-        *,
-        stream: Literal[False] = False,
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> Message: ...
-
-    async def create(
-        self, *, stream: bool = False, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> Message | AsyncMessageStream:
-        """Create a message.
-
-        With ``stream=True``, return the open :class:`AsyncMessageStream`
-        (close it, or use ``async with``). Otherwise stream underneath and
-        return the final :class:`Message`: the drop-in for long requests.
-        """
-        request = self._client._config.stream_request(params, extra_headers)
-        if stream:
-            return await self._client._open_stream(request, params)
-        return await self._client._create(request, params)
-
-    async def count_tokens(
-        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> TokenCount:
-        """Count the input tokens of a request (``POST /v1/messages/count_tokens``)."""
-        request = self._client._config.json_request(
-            "/v1/messages/count_tokens", params, extra_headers
-        )
-        data = await self._client._json(request)
-        return token_count_from_dict(data)
-
-
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
 
 
 class _BaseClient(Generic[_Http]):
-    """Construction shared by :class:`AsyncClient` and :class:`Client`.
+    """Construction shared by ``AsyncClient`` and ``Client``.
 
-    Arguments: ``api_key`` (default: ``ANTHROPIC_API_KEY``), ``base_url``
-    (default: ``ANTHROPIC_BASE_URL``, else the public API), ``timeout``
-    (an :class:`httpx.Timeout` or seconds; default connect 5 s, read between
-    bytes 600 s), ``max_retries`` (default 2), ``backoff``
-    (:class:`~streamsafe.Backoff`), ``stream_idle_timeout`` (seconds between
-    content events, pings excluded; default 300, ``None`` disables),
-    ``max_event_bytes`` (largest SSE event accepted, default 16 MiB),
-    ``default_headers``, and ``http_client`` (bring your own httpx client of
-    the matching kind; it is not closed with this client), and ``observer``
-    (an :class:`~streamsafe.Observer` told of every call's lifecycle).
+    The arguments are documented on :class:`~streamsafe.AsyncClient` (and
+    :class:`~streamsafe.Client`, its sync twin, takes the same).
     """
 
     #: Builds the keep-alive httpx client used when none is given.
@@ -395,8 +241,7 @@ class _BaseClient(Generic[_Http]):
         self._config = _ClientConfig(
             api_key=api_key,
             base_url=base_url,
-            max_retries=max_retries,
-            backoff=backoff,
+            retry=RetryPolicy(max_retries=max_retries, backoff=backoff or Backoff()),
             default_headers=default_headers,
             stream_idle_timeout=stream_idle_timeout,
             max_event_bytes=max_event_bytes,
@@ -418,241 +263,6 @@ class _BaseClient(Generic[_Http]):
     def http_client(self) -> _Http:
         """The httpx client requests go through."""
         return self._http
-
-
-class AsyncClient(_BaseClient[httpx.AsyncClient]):
-    """Async client for the Messages API (arguments: see :class:`_BaseClient`)."""
-
-    _default_http = staticmethod(default_async_client)
-
-    @cached_property
-    def messages(self) -> AsyncMessages:
-        """The Messages API: ``stream``, ``create``, ``count_tokens``."""
-        return AsyncMessages(self)
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def _open_stream(
-        self, request: dict[str, Any], params: dict[str, Any]
-    ) -> AsyncMessageStream:
-        call = self._call(request, params, stream=True)
-
-        async def attempt() -> AsyncMessageStream:
-            call.next_attempt()
-            stream = await aopen_message_stream(self._http, call=call, **request)
-            try:
-                await stream._prefetch()
-            except BaseException:
-                await stream.aclose()
-                raise
-            call.handed_over = True
-            return stream
-
-        return await _aretry(self._config, "POST /v1/messages (stream)", attempt, call)
-
-    async def _create(self, request: dict[str, Any], params: dict[str, Any]) -> Message:
-        # Nothing reaches the caller before the message is complete, so a
-        # retryable failure is retried at any point: the request starts over,
-        # nothing is continued or duplicated.
-        call = self._call(request, params, stream=False)
-
-        async def attempt() -> Message:
-            call.next_attempt()
-            async with await aopen_message_stream(self._http, call=call, **request) as stream:
-                message = await stream.get_final_message()
-                call.handed_over = True  # complete: closing the stream ends the call
-            return message
-
-        return await _aretry(self._config, "POST /v1/messages", attempt, call)
-
-    async def _json(self, request: dict[str, Any]) -> Any:
-        async def attempt() -> Any:
-            try:
-                response = await self._http.request(**request)
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, None) from exc
-            return _json_result(response)
-
-        return await _aretry(self._config, f"POST {request['url'].path}", attempt)
-
-
-# ---------------------------------------------------------------------------
-# sync
-# ---------------------------------------------------------------------------
-
-
-def _retry(
-    config: _ClientConfig, what: str, attempt: Callable[[], _T], call: Retried | None = None
-) -> _T:
-    retrying = config.retry.start(what)
-    try:
-        while True:
-            try:
-                return attempt()
-            except APIError as error:
-                delay = retrying.delay_after(error)
-                if call is not None:
-                    call.retry(delay, error)
-            time.sleep(delay)
-    except BaseException as exc:
-        if call is not None:
-            call.end_with(exc, raised_by_library=True)
-        raise
-
-
-class MessageStreamManager:
-    """``with client.messages.stream(...) as stream``."""
-
-    def __init__(self, opener: Callable[[], MessageStream]) -> None:
-        self._opener = opener
-        self._stream: MessageStream | None = None
-
-    def __enter__(self) -> MessageStream:
-        self._stream = self._opener()
-        return self._stream
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._stream is not None:
-            self._stream.__exit__(exc_type, exc, tb)
-
-
-class Messages:
-    """``client.messages`` of a :class:`Client` (sync twin of :class:`AsyncMessages`)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    @cached_property
-    def batches(self) -> Batches:
-        """The Message Batches API (see :class:`~streamsafe.Batches`)."""
-        from ._batches_sync import Batches
-
-        return Batches(self._client)
-
-    def stream(
-        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> MessageStreamManager:
-        """Open a streamed request: ``with client.messages.stream(...) as stream``."""
-        request = self._client._config.stream_request(params, extra_headers)
-        return MessageStreamManager(lambda: self._client._open_stream(request, params))
-
-    @overload
-    def create(
-        self,
-        *,
-        stream: Literal[True],
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> MessageStream: ...
-
-    @overload
-    def create(
-        self,
-        *,
-        stream: Literal[False] = False,
-        extra_headers: Mapping[str, str] | None = None,
-        **params: Any,
-    ) -> Message: ...
-
-    def create(
-        self, *, stream: bool = False, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> Message | MessageStream:
-        """Create a message; see :meth:`AsyncMessages.create`."""
-        request = self._client._config.stream_request(params, extra_headers)
-        if stream:
-            return self._client._open_stream(request, params)
-        return self._client._create(request, params)
-
-    def count_tokens(
-        self, *, extra_headers: Mapping[str, str] | None = None, **params: Any
-    ) -> TokenCount:
-        """Count the input tokens of a request (``POST /v1/messages/count_tokens``)."""
-        request = self._client._config.json_request(
-            "/v1/messages/count_tokens", params, extra_headers
-        )
-        return token_count_from_dict(self._client._json(request))
-
-
-class Client(_BaseClient[httpx.Client]):
-    """Sync client for the Messages API; the same arguments as :class:`AsyncClient`."""
-
-    _default_http = staticmethod(default_sync_client)
-
-    @cached_property
-    def messages(self) -> Messages:
-        """The Messages API: ``stream``, ``create``, ``count_tokens``."""
-        return Messages(self)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
-
-    def _open_stream(self, request: dict[str, Any], params: dict[str, Any]) -> MessageStream:
-        call = self._call(request, params, stream=True)
-
-        def attempt() -> MessageStream:
-            call.next_attempt()
-            stream = open_message_stream(self._http, call=call, **request)
-            try:
-                stream._prefetch()
-            except BaseException:
-                stream.close()
-                raise
-            call.handed_over = True
-            return stream
-
-        return _retry(self._config, "POST /v1/messages (stream)", attempt, call)
-
-    def _create(self, request: dict[str, Any], params: dict[str, Any]) -> Message:
-        call = self._call(request, params, stream=False)
-
-        def attempt() -> Message:
-            call.next_attempt()
-            with open_message_stream(self._http, call=call, **request) as stream:
-                message = stream.get_final_message()
-                call.handed_over = True
-            return message
-
-        return _retry(self._config, "POST /v1/messages", attempt, call)
-
-    def _json(self, request: dict[str, Any]) -> Any:
-        def attempt() -> Any:
-            try:
-                response = self._http.request(**request)
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, None) from exc
-            return _json_result(response)
-
-        return _retry(self._config, f"POST {request['url'].path}", attempt)
 
 
 def _as_timeout(timeout: httpx.Timeout | float | None) -> httpx.Timeout | None:

@@ -30,7 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._client import AsyncClient
+from ._async.client import AsyncClient
 from ._demo_batches import batch_scene
 from ._errors import APIError, OverloadedError
 from ._events import ContentBlockDeltaEvent, MessageDeltaEvent, TextDelta

@@ -12,9 +12,9 @@ from typing import Any
 
 from rich.table import Table
 
+from ._async.client import AsyncClient
 from ._batch_core import BatchProgress
 from ._batch_models import BatchErrored, BatchSucceeded
-from ._client import AsyncClient
 from ._errors import OverloadedError
 
 __all__ = ["batch_scene"]

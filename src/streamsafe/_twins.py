@@ -7,23 +7,29 @@ how one async text stands for both behaviours.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import types
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
 __all__ = [
     "AsyncClock",
     "AsyncDeadline",
+    "AsyncNotify",
     "AsyncSectionLock",
     "AsyncShield",
     "Clock",
     "Deadline",
+    "Notify",
     "SectionLock",
     "Shield",
 ]
+
+_T = TypeVar("_T")
 
 
 class _Nothing:
@@ -80,6 +86,21 @@ class Shield(_Nothing):
     """Sync twin of :func:`AsyncShield`: a thread has no cancellation to shield from."""
 
     __slots__ = ()
+
+
+async def AsyncNotify(callback: Callable[[_T], object], value: _T) -> None:
+    """Call a caller's ``callback(value)``; await what it returns if it is awaitable.
+
+    So an async API takes a plain function or a coroutine function alike.
+    """
+    returned = callback(value)
+    if inspect.isawaitable(returned):
+        await returned
+
+
+def Notify(callback: Callable[[_T], object], value: _T) -> None:
+    """Sync twin of :func:`AsyncNotify`: call ``callback(value)``."""
+    callback(value)
 
 
 class AsyncSectionLock(_Nothing):

@@ -364,7 +364,7 @@ def _run_demo(delay: float) -> int:
 
 
 def _run_chat(args: argparse.Namespace) -> int:
-    from ._client import Client
+    from ._sync.client import Client
 
     prompt: str = sys.stdin.read() if args.prompt == "-" else args.prompt
     base_url: str | None = args.base_url or os.environ.get("ANTHROPIC_BASE_URL") or None

@@ -1,21 +1,24 @@
-"""The sync twin of :mod:`streamsafe._batches`: ``client.messages.batches`` of a ``Client``.
+# generated from src/streamsafe/_async/batches.py by scripts/unasync.py: do not edit
+"""``client.messages.batches``: the Message Batches API, the I/O written once.
 
-The same decisions (:mod:`streamsafe._batch_core`), the same requests and
-checks (``_Requests``); only the I/O differs.
+The second road for long requests: submit many non-streaming requests, wait
+through any network trouble, read every result exactly once. The decisions
+live in :mod:`streamsafe._batch_core` (checks, polling, resuming a cut
+download) and :mod:`streamsafe._jsonl` (the line splitter); the requests,
+pages and observed operations both twins share in :mod:`streamsafe._batches`.
+The classes here only send the requests, read the answers and wait.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
-from ._batch_core import (
+from .._batch_core import (
     RESUBMIT_DEFAULT,
     ResultsDownload,
     Waiter,
@@ -23,48 +26,56 @@ from ._batch_core import (
     resubmission,
     results_path,
 )
-from ._batch_models import (
+from .._batch_models import (
     BatchResult,
     BatchSucceeded,
     DeletedMessageBatch,
     MessageBatch,
     decode_batch,
 )
-from ._batches import (
-    _BATCHES,
+from .._batches import (
+    BATCHES_PATH,
+    CANCEL_ON_EXIT_TIMEOUT,
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
+    BatchRequests,
+    OneBatchOperation,
     ProgressCallback,
-    _batch_id,
-    _checked,
-    _deleted,
-    _next_page,
-    _operation,
-    _page_items,
-    _path,
-    _Requests,
-    _results_started,
+    batch_id_of,
+    checked,
+    deleted_batch,
+    next_page,
+    operation,
+    page_items,
+    results_started,
 )
-from ._client import _json_result, _retry
-from ._errors import APIError, error_from_response
-from ._jsonl import DEFAULT_MAX_LINE_BYTES
-from ._observe import BatchOperation
-from ._sse import transport_error
-
-if TYPE_CHECKING:
-    from ._client import Client
+from .._client import _BaseClient, _json_result
+from .._errors import APIError, error_from_response
+from .._jsonl import DEFAULT_MAX_LINE_BYTES
+from .._observe import BatchOperation
+from .._sse import transport_error
+from .._twins import Clock, Deadline, Notify, Shield
+from .closable import Closable
+from .retry import run_with_retries
 
 __all__ = ["BatchResults", "Batches"]
 
 _T = TypeVar("_T")
 
 
-class BatchResults:
-    """Sync twin of :class:`AsyncBatchResults`: ``with ... as results: for item in results``."""
+class BatchResults(Closable):
+    """The results of a batch: ``with ... as results: for item in results``.
+
+    Each item is a :data:`~streamsafe.BatchResult`, delivered exactly once,
+    even when the download is cut (it resumes). The response is closed when
+    the rows run out, on any error, and on leaving the ``with`` block
+    (leave early only through it, or call :meth:`close`). ``batch`` is the
+    batch the results belong to, known once the first row is asked for.
+    """
 
     def __init__(
         self,
-        client: Client,
+        client: _BaseClient[httpx.Client],
         prepare: Callable[[], MessageBatch],
         extra_headers: Mapping[str, str] | None,
         max_line_bytes: int,
@@ -87,18 +98,8 @@ class BatchResults:
 
     @property
     def resumes(self) -> int:
+        """How many times the download was resumed after a cut."""
         return self._download.resumes if self._download is not None else 0
-
-    def __enter__(self) -> BatchResults:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._finished = True
@@ -117,8 +118,8 @@ class BatchResults:
                 raise StopIteration
             op = self._op
             if op is None:
-                op = self._op = _results_started(
-                    self, _operation(self._client, "results", batch_id=self._batch_id)
+                op = self._op = results_started(
+                    self, operation(self._client, "results", batch_id=self._batch_id)
                 )
             try:
                 self._step(op)
@@ -153,12 +154,12 @@ class BatchResults:
             return
         except APIError as error:
             self._drop_response()
-            _sleep(download.after_cut(error))
+            Clock.sleep(download.after_cut(error))
             return
         self._ready.extend(download.feed(chunk))
 
     def _open(self, download: ResultsDownload, op: BatchOperation) -> None:
-        request = _Requests(self._client._config).results(self._path, download, self._extra)
+        request = BatchRequests(self._client._config).results(self._path, download, self._extra)
         http = self._client._http
         op.sent()
         try:
@@ -168,7 +169,7 @@ class BatchResults:
         op.on_response(response)
         self._response = response
         if response.status_code == 416 and download.reader.offset:
-            raise StopIteration
+            raise StopIteration  # the cut came after the last byte
         if not response.is_success:
             response.read()
             raise error_from_response(response)
@@ -184,16 +185,12 @@ class BatchResults:
         return self._response.headers.get("request-id") if self._response is not None else None
 
 
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
 class Batches:
-    """``client.messages.batches`` of a :class:`~streamsafe.Client` (see :class:`AsyncBatches`)."""
+    """``client.messages.batches`` (``client``: a :class:`~streamsafe.Client`)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: _BaseClient[httpx.Client]) -> None:
         self._client = client
-        self._requests = _Requests(client._config)
+        self._requests = BatchRequests(client._config)
 
     def _call(
         self, request: dict[str, Any], op: BatchOperation, *, retry: bool = True
@@ -205,12 +202,12 @@ class Batches:
             except httpx.HTTPError as exc:
                 raise transport_error(exc, None) from exc
             op.on_response(response)
-            return _checked(response)
+            return checked(response)
 
         if not retry:
             return attempt()
         what = f"{request['method']} {request['url'].path}"
-        return _retry(self._client._config, what, attempt, op)
+        return run_with_retries(self._client._config.retry, what, attempt, op)
 
     def _json(self, request: dict[str, Any], op: BatchOperation) -> Any:
         return _json_result(self._call(request, op))
@@ -218,7 +215,7 @@ class Batches:
     def _operate(
         self, op: BatchOperation, request: dict[str, Any], decode: Callable[[Any], _T]
     ) -> _T:
-        """See :meth:`AsyncBatches._operate`."""
+        """One request (retried) as the whole operation ``op``, which ends once."""
         try:
             result = decode(self._json(request, op))
         except BaseException as exc:
@@ -227,21 +224,32 @@ class Batches:
         op.finish(result if isinstance(result, MessageBatch) else None)
         return result
 
+    def _on_batch(
+        self,
+        name: OneBatchOperation,
+        batch: str | MessageBatch,
+        extra: Mapping[str, str] | None,
+        decode: Callable[[Any], _T],
+    ) -> _T:
+        """Operation ``name`` on one batch: one request (retried), the whole operation."""
+        batch_id = batch_id_of(batch)
+        request = self._requests.on_batch(name, batch_id, extra)
+        op = operation(self._client, name, request, batch_id=batch_id)
+        return self._operate(op, request, decode)
+
     def create(
         self, requests: Iterable[Any], *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
-        """Submit a batch; see :meth:`AsyncBatches.create`."""
+        """Submit a batch of ``{"custom_id", "params"}`` requests (checked locally first)."""
         request, details = self._requests.create(requests, extra_headers)
-        op = _operation(self._client, "create", request, **details)
+        op = operation(self._client, "create", request, **details)
         return self._operate(op, request, decode_batch)
 
     def retrieve(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
-        batch_id = _batch_id(batch)
-        request = self._requests.get(_path(batch_id), extra_headers)
-        op = _operation(self._client, "retrieve", request, batch_id=batch_id)
-        return self._operate(op, request, decode_batch)
+        """The batch's current state."""
+        return self._on_batch("retrieve", batch, extra_headers, decode_batch)
 
     def list(
         self,
@@ -251,20 +259,20 @@ class Batches:
         before_id: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Iterator[MessageBatch]:
-        """Every batch, newest first, page by page."""
+        """Every batch, newest first, fetching pages of ``limit`` as it goes."""
         query: dict[str, Any] | None = {
             "limit": limit,
             "after_id": after_id,
             "before_id": before_id,
         }
-        op = _operation(self._client, "list")
+        op = operation(self._client, "list")
         try:
             while query is not None:
-                page = self._json(self._requests.get(_BATCHES, extra_headers, query), op)
-                batches = _page_items(page)
+                page = self._json(self._requests.get(BATCHES_PATH, extra_headers, query), op)
+                batches = page_items(page)
                 op.listed(len(batches))
                 yield from batches
-                query = _next_page(query, page)
+                query = next_page(query, page)
         except BaseException as exc:
             op.end_with(exc)
             raise
@@ -273,18 +281,14 @@ class Batches:
     def cancel(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> MessageBatch:
-        batch_id = _batch_id(batch)
-        request = self._requests.post(_path(batch_id, "/cancel"), extra_headers)
-        op = _operation(self._client, "cancel", request, batch_id=batch_id)
-        return self._operate(op, request, decode_batch)
+        """Ask the API to cancel the batch (``canceling``, then ``ended``)."""
+        return self._on_batch("cancel", batch, extra_headers, decode_batch)
 
     def delete(
         self, batch: str | MessageBatch, *, extra_headers: Mapping[str, str] | None = None
     ) -> DeletedMessageBatch:
-        batch_id = _batch_id(batch)
-        request = self._requests.delete(_path(batch_id), extra_headers)
-        op = _operation(self._client, "delete", request, batch_id=batch_id)
-        return self._operate(op, request, _deleted)
+        """Delete an ended batch (the API refuses a batch still processing)."""
+        return self._on_batch("delete", batch, extra_headers, deleted_batch)
 
     def results(
         self,
@@ -293,7 +297,8 @@ class Batches:
         extra_headers: Mapping[str, str] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> BatchResults:
-        batch_id = _batch_id(batch)
+        """The typed results of an ended batch, each once (see :class:`BatchResults`)."""
+        batch_id = batch_id_of(batch)
 
         def prepare() -> MessageBatch:
             if isinstance(batch, MessageBatch) and batch.results_url is not None:
@@ -313,9 +318,17 @@ class Batches:
         cancel_on_exit: bool = False,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MessageBatch:
-        """Poll until the batch has ended; see :meth:`AsyncBatches.wait` (Ctrl-C cancels
-        the remote batch with ``cancel_on_exit``)."""
-        batch_id = _batch_id(batch)
+        """Poll until the batch has ended; returns it.
+
+        Failed polls (resets, timeouts, 5xx, 529, 429) are survived, after the
+        server's ``retry-after`` or a backoff; only the batch ending,
+        ``timeout``, ``expires_at`` passing or a non-retryable error end the
+        wait. ``on_progress`` (a :data:`~streamsafe._batches.ProgressCallback`)
+        gets a :class:`BatchProgress` after every poll. With ``cancel_on_exit``,
+        leaving before the batch ended (a cancellation or Ctrl-C, an error, the
+        timeout) cancels the remote batch.
+        """
+        batch_id = batch_id_of(batch)
         waiter = Waiter(
             timeout=timeout,
             poll_interval=poll_interval,
@@ -324,8 +337,8 @@ class Batches:
         )
         if isinstance(batch, MessageBatch):
             waiter.batch = batch  # progress can be reported from the first poll on
-        request = self._requests.get(_path(batch_id), extra_headers)
-        op = waiter.op = _operation(self._client, "wait", request, batch_id=batch_id)
+        request = self._requests.on_batch("retrieve", batch_id, extra_headers)
+        op = waiter.op = operation(self._client, "wait", request, batch_id=batch_id)
         try:
             while True:
                 delay: float | None
@@ -338,19 +351,26 @@ class Batches:
                     delay = waiter.after_error(error)
                 progress = waiter.progress()
                 if on_progress is not None and progress is not None:
-                    on_progress(progress)
+                    Notify(on_progress, progress)
                 if delay is None and waiter.batch is not None:
                     op.finish(waiter.batch)
                     return waiter.batch
-                _sleep(delay or 0.0)
+                Clock.sleep(delay or 0.0)
         except BaseException as exc:
             try:
                 if cancel_on_exit and not (waiter.batch is not None and waiter.batch.ended):
-                    with contextlib.suppress(APIError):
-                        self.cancel(batch_id, extra_headers=extra_headers)
+                    self._cancel_shielded(batch_id, extra_headers)
             finally:
-                op.end_with(exc)
+                op.end_with(exc)  # after the remote cancel: the wait's span covers it
             raise
+
+    def _cancel_shielded(self, batch_id: str, extra: Mapping[str, str] | None) -> None:
+        with (
+            Shield(),
+            Deadline(Clock.now() + CANCEL_ON_EXIT_TIMEOUT),
+            contextlib.suppress(APIError),
+        ):
+            self.cancel(batch_id, extra_headers=extra)
 
     def run(
         self,
@@ -364,11 +384,16 @@ class Batches:
         extra_headers: Mapping[str, str] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> BatchResults:
-        """Submit, wait and read the results; see :meth:`AsyncBatches.run`."""
+        """Submit, wait and read the results: ``with ...run(requests) as results``.
+
+        The requests are checked at once (nothing is sent if one is wrong);
+        the batch is created when the first result is asked for. Interrupted
+        while waiting, the remote batch is cancelled (``cancel_on_exit``).
+        """
         request, details = self._requests.create(requests, extra_headers)
 
         def prepare() -> MessageBatch:
-            op = _operation(self._client, "create", request, **details)
+            op = operation(self._client, "create", request, **details)
             created = self._operate(op, request, decode_batch)
             return self.wait(
                 created,
@@ -390,7 +415,13 @@ class Batches:
         which: Collection[str] = RESUBMIT_DEFAULT,
         extra_headers: Mapping[str, str] | None = None,
     ) -> MessageBatch | None:
-        """See :meth:`AsyncBatches.resubmit`."""
+        """A new batch of the items of ``batch`` worth another try, or ``None`` if none is.
+
+        ``requests`` holds the original params (a list of ``{"custom_id",
+        "params"}`` or a mapping ``custom_id -> params``: the API does not
+        return them); ``which`` picks among ``"errored-retryable"``,
+        ``"errored"``, ``"expired"`` and ``"canceled"``. Custom ids are kept.
+        """
         chosen = check_which(which)
         with self.results(batch, extra_headers=extra_headers) as results:
             failed = [item for item in results if not isinstance(item, BatchSucceeded)]
