@@ -20,7 +20,7 @@ import streamsafe
 import streamsafe.errors as errors
 from streamsafe import APIError, APIStatusError, AsyncClient, Client
 from streamsafe._error_codes import ERROR_CODE_CLASSES
-from streamsafe._errors import error_from_payload, error_from_response, status_error_class
+from streamsafe._failures import error_from_payload, error_from_response, status_error_class
 from streamsafe.testing import Emulator
 
 pytestmark = pytest.mark.anyio

@@ -102,7 +102,6 @@ from ._errors import (
     StreamsafeError,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
-    status_error_class,
 )
 from ._events import (
     CitationsDelta,
@@ -142,6 +141,7 @@ from ._events import (
     UnknownEvent,
     Usage,
 )
+from ._failures import status_error_class
 from ._observe import (
     BatchEnd,
     BatchOperation,

@@ -51,10 +51,10 @@ from ._batch_models import (
     decode_batch,
 )
 from ._client import _aretry, _json_result
-from ._errors import APIError, MalformedEventError, error_from_response
+from ._errors import APIError, MalformedEventError
+from ._failures import error_from_response, transport_error
 from ._jsonl import DEFAULT_MAX_LINE_BYTES
 from ._observe import BatchOperation, BatchOperationName
-from ._sse import transport_error
 
 if TYPE_CHECKING:
     from ._client import AsyncClient, Client, _ClientConfig

@@ -46,10 +46,10 @@ from ._batches import (
     _results_started,
 )
 from ._client import _json_result, _retry
-from ._errors import APIError, error_from_response
+from ._errors import APIError
+from ._failures import error_from_response, transport_error
 from ._jsonl import DEFAULT_MAX_LINE_BYTES
 from ._observe import BatchOperation
-from ._sse import transport_error
 
 if TYPE_CHECKING:
     from ._client import Client

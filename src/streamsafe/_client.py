@@ -39,19 +39,13 @@ import httpx
 
 from ._async.stream import AsyncMessageStream, aopen_message_stream
 from ._decode import token_count_from_dict
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    AuthenticationError,
-    RequestTooLargeError,
-    UnexpectedContentTypeError,
-    describe_body,
-    error_from_response,
-)
+from ._errors import APIError, AuthenticationError, RequestTooLargeError
 from ._events import Message, TokenCount
+from ._failures import error_from_response, transport_error
+from ._failures import unreadable_json as _unreadable_json
 from ._observe import Call, Observer, Retried
 from ._retry import Backoff, RetryPolicy
-from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout, transport_error
+from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout
 from ._stream import DEFAULT_STREAM_IDLE_TIMEOUT
 from ._sync.stream import MessageStream, open_message_stream
 from ._version import __version__ as _version
@@ -218,25 +212,6 @@ def _json_result(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         raise _unreadable_json(response) from None
-
-
-def _unreadable_json(response: httpx.Response) -> APIError:
-    """The error for a 2xx whose body is not JSON (a 200 is not an ``APIStatusError``).
-
-    Labelled as something else (a proxy's or a portal's page): the content
-    type is wrong, as for a stream. Labelled JSON but unreadable or empty:
-    the body was cut short, a connection error (retryable).
-    """
-    content_type: str = response.headers.get("content-type", "")
-    request_id = response.headers.get("request-id")
-    what = describe_body(response)
-    if "json" not in content_type.split(";", 1)[0].lower():
-        return UnexpectedContentTypeError(
-            f"expected a JSON response, got {what}", request_id=request_id
-        )
-    return APIConnectionError(
-        f"the JSON response is cut short or unreadable, got {what}", request_id=request_id
-    )
 
 
 _T = TypeVar("_T")
