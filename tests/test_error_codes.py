@@ -142,6 +142,22 @@ def test_errors_module_exports_the_whole_tree() -> None:
             assert name in errors.__all__, name
 
 
+def test_every_error_code_class_is_registered_and_documented() -> None:
+    """The registry holds every code class the public face exports, each naming its code."""
+    exported = {
+        value
+        for value in (getattr(errors, name) for name in errors.__all__)
+        if inspect.isclass(value) and issubclass(value, APIStatusError) and value.error_code
+    }
+    assert exported == set(ERROR_CODE_CLASSES.values())
+    for (status, code), cls in ERROR_CODE_CLASSES.items():
+        assert cls.error_code == code
+        assert cls.default_status == status
+        doc = cls.__doc__ or ""
+        assert f"``{code}``" in doc, cls.__name__
+        assert doc.startswith(f"{status} "), cls.__name__
+
+
 # ---------------------------------------------------------------------------
 # The mapping: HTTP status and in-stream event give the same class
 # ---------------------------------------------------------------------------

@@ -44,26 +44,28 @@ from ._client import (
 )
 from ._decode import decode_event
 from ._decoder import SSEDecoder
-from ._error_codes import (
+from ._error_codes_400 import (
     ClaudeCodeKeyCreatorNotMemberError,
     ClaudeCodeVersionTooOldError,
-    CMEKContextUnavailableError,
     CMEKKeyDisabledError,
     CMEKKeyNetworkBlockedError,
+    OrganizationOnHoldError,
+    OrganizationTypeNotSupportedError,
+    ParentOrganizationRequiredError,
+    RequestBodyEncodingInvalidError,
+    RequestBodyEncodingUnsupportedError,
+    WorkspaceHumanReviewDisabledError,
+)
+from ._error_codes_402_529 import (
+    CMEKContextUnavailableError,
     CMEKKeyUnreachableError,
     ContractSpendLimitReachedError,
     EnforcedSpendLimitReachedError,
     LinkedOrganizationBillingUnavailableError,
     LinkedOrganizationSpendLimitReachedError,
-    OrganizationOnHoldError,
-    OrganizationTypeNotSupportedError,
-    ParentOrganizationRequiredError,
     RampLimitExceededError,
-    RequestBodyEncodingInvalidError,
-    RequestBodyEncodingUnsupportedError,
     RequestBodyTooLargeAfterDecodingError,
     SandboxEgressRestrictedError,
-    WorkspaceHumanReviewDisabledError,
 )
 from ._errors import (
     AnthropicError,

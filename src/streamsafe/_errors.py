@@ -41,7 +41,7 @@ Every exception streamsafe raises derives from :class:`StreamsafeError`
     ├── BatchRequestError             a batch refused locally, nothing sent (also a ValueError)
     └── BatchWaitTimeoutError         a batch did not end in time (also a TimeoutError)
 
-Below the status classes sit about 140 error-code classes, defined in
+Below the status classes sit about 140 error-code classes, registered in
 :mod:`streamsafe._error_codes`: one per ``(status, error.details.error_code)``
 the official SDK knows, each a subclass of its status class
 (``RampLimitExceededError(RateLimitError)`` for 429 ``ramp_limit_exceeded``,
