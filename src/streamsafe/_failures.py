@@ -32,7 +32,7 @@ import datetime
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -402,12 +402,22 @@ _PERMANENT_TRANSPORT_ERRORS = (
 )
 
 
-def transport_error(exc: httpx.HTTPError, request_id: str | None) -> APIConnectionError:
+def transport_error(
+    exc: httpx.HTTPError,
+    request_id: str | None,
+    *,
+    idle_error: Callable[[], APITimeoutError] | None = None,
+) -> APIConnectionError:
     """The typed error for an httpx transport failure (callers chain ``__cause__``).
 
     Transient failures (timeouts, resets, refused connections) are retryable;
     the configuration errors of ``_PERMANENT_TRANSPORT_ERRORS`` are not.
+    ``idle_error`` is given by a stream whose read timeout was lowered to its
+    idle watchdog's: a read timeout there is the silence the watchdog stands
+    for, and raises the watchdog's error.
     """
+    if idle_error is not None and isinstance(exc, httpx.ReadTimeout):
+        return idle_error()
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request timed out: {exc!r}", request_id=request_id)
     if isinstance(exc, _PERMANENT_TRANSPORT_ERRORS):

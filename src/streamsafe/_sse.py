@@ -204,16 +204,15 @@ class SourceCore:
         )
 
     def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
-        """:func:`~streamsafe._failures.transport_error`, but for the watchdog's own silence."""
-        if (
-            isinstance(exc, httpx.ReadTimeout)
-            and self.idle_timeout is not None
+        # When the read timeout was lowered to the watchdog's, the silence it
+        # catches is a stream without content for stream_idle_timeout.
+        lowered = (
+            self.idle_timeout is not None
             and _read_timeout(self.response.request) == self.idle_timeout
-        ):
-            # The read timeout was lowered to the watchdog's: the silence it
-            # caught is a stream without content for stream_idle_timeout.
-            return self.idle_error()
-        return transport_error(exc, self.request_id)
+        )
+        return transport_error(
+            exc, self.request_id, idle_error=self.idle_error if lowered else None
+        )
 
 
 #: Event names of the Messages API whose data is never an error payload. Any
