@@ -20,7 +20,7 @@ import streamsafe
 import streamsafe.errors as errors
 from streamsafe import APIError, APIStatusError, AsyncClient, Client
 from streamsafe._error_codes import ERROR_CODE_CLASSES
-from streamsafe._errors import error_from_payload, error_from_response, status_error_class
+from streamsafe._failures import error_from_payload, error_from_response, status_error_class
 from streamsafe.testing import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -140,6 +140,22 @@ def test_errors_module_exports_the_whole_tree() -> None:
         value = getattr(streamsafe, name)
         if inspect.isclass(value) and issubclass(value, Exception):
             assert name in errors.__all__, name
+
+
+def test_every_error_code_class_is_registered_and_documented() -> None:
+    """The registry holds every code class the public face exports, each naming its code."""
+    exported = {
+        value
+        for value in (getattr(errors, name) for name in errors.__all__)
+        if inspect.isclass(value) and issubclass(value, APIStatusError) and value.error_code
+    }
+    assert exported == set(ERROR_CODE_CLASSES.values())
+    for (status, code), cls in ERROR_CODE_CLASSES.items():
+        assert cls.error_code == code
+        assert cls.default_status == status
+        doc = cls.__doc__ or ""
+        assert f"``{code}``" in doc, cls.__name__
+        assert doc.startswith(f"{status} "), cls.__name__
 
 
 # ---------------------------------------------------------------------------

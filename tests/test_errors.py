@@ -64,7 +64,7 @@ from streamsafe import (
     UnprocessableEntityError,
     status_error_class,
 )
-from streamsafe._errors import retry_after_seconds
+from streamsafe._failures import retry_after_seconds
 
 pytestmark = pytest.mark.anyio
 

@@ -35,26 +35,28 @@ from ._batch_models import (
 from ._client import DEFAULT_STREAM_IDLE_TIMEOUT, REQUEST_SIZE_LIMITS
 from ._decode import decode_event
 from ._decoder import SSEDecoder
-from ._error_codes import (
+from ._error_codes_400 import (
     ClaudeCodeKeyCreatorNotMemberError,
     ClaudeCodeVersionTooOldError,
-    CMEKContextUnavailableError,
     CMEKKeyDisabledError,
     CMEKKeyNetworkBlockedError,
+    OrganizationOnHoldError,
+    OrganizationTypeNotSupportedError,
+    ParentOrganizationRequiredError,
+    RequestBodyEncodingInvalidError,
+    RequestBodyEncodingUnsupportedError,
+    WorkspaceHumanReviewDisabledError,
+)
+from ._error_codes_402_529 import (
+    CMEKContextUnavailableError,
     CMEKKeyUnreachableError,
     ContractSpendLimitReachedError,
     EnforcedSpendLimitReachedError,
     LinkedOrganizationBillingUnavailableError,
     LinkedOrganizationSpendLimitReachedError,
-    OrganizationOnHoldError,
-    OrganizationTypeNotSupportedError,
-    ParentOrganizationRequiredError,
     RampLimitExceededError,
-    RequestBodyEncodingInvalidError,
-    RequestBodyEncodingUnsupportedError,
     RequestBodyTooLargeAfterDecodingError,
     SandboxEgressRestrictedError,
-    WorkspaceHumanReviewDisabledError,
 )
 from ._errors import (
     AnthropicError,
@@ -93,7 +95,6 @@ from ._errors import (
     StreamsafeError,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
-    status_error_class,
 )
 from ._events import (
     CitationsDelta,
@@ -133,6 +134,7 @@ from ._events import (
     UnknownEvent,
     Usage,
 )
+from ._failures import status_error_class
 from ._observe import (
     BatchEnd,
     BatchOperation,

@@ -26,8 +26,8 @@ from ._errors import (
     BatchRequestError,
     BatchWaitTimeoutError,
     MalformedEventError,
-    retry_after_seconds,
 )
+from ._failures import retry_after_seconds
 from ._jsonl import DEFAULT_MAX_LINE_BYTES, JSONLReader
 from ._retry import Backoff, RetryPolicy
 

@@ -22,8 +22,9 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 from ._decode import message_from_dict
-from ._errors import APIStatusError, MalformedEventError, error_from_payload
+from ._errors import APIStatusError, MalformedEventError
 from ._events import Message
+from ._failures import error_from_payload
 
 __all__ = [
     "BatchCanceled",

@@ -20,7 +20,8 @@ import httpx
 
 from ._batch_core import BatchProgress, ResultsDownload, batch_body, batch_model
 from ._batch_models import DeletedMessageBatch, MessageBatch, decode_batch
-from ._errors import MalformedEventError, error_from_response
+from ._errors import MalformedEventError
+from ._failures import error_from_response
 from ._observe import BatchOperation, BatchOperationName
 
 if TYPE_CHECKING:

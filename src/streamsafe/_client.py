@@ -19,15 +19,9 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    AuthenticationError,
-    RequestTooLargeError,
-    UnexpectedContentTypeError,
-    describe_body,
-    error_from_response,
-)
+from ._errors import AuthenticationError, RequestTooLargeError
+from ._failures import error_from_response
+from ._failures import unreadable_json as _unreadable_json
 from ._observe import Call, Observer
 from ._retry import Backoff, RetryPolicy
 from ._sse import DEFAULT_MAX_EVENT_BYTES, checked_idle_timeout
@@ -189,25 +183,6 @@ def _json_result(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         raise _unreadable_json(response) from None
-
-
-def _unreadable_json(response: httpx.Response) -> APIError:
-    """The error for a 2xx whose body is not JSON (a 200 is not an ``APIStatusError``).
-
-    Labelled as something else (a proxy's or a portal's page): the content
-    type is wrong, as for a stream. Labelled JSON but unreadable or empty:
-    the body was cut short, a connection error (retryable).
-    """
-    content_type: str = response.headers.get("content-type", "")
-    request_id = response.headers.get("request-id")
-    what = describe_body(response)
-    if "json" not in content_type.split(";", 1)[0].lower():
-        return UnexpectedContentTypeError(
-            f"expected a JSON response, got {what}", request_id=request_id
-        )
-    return APIConnectionError(
-        f"the JSON response is cut short or unreadable, got {what}", request_id=request_id
-    )
 
 
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)

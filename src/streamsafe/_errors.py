@@ -1,4 +1,4 @@
-"""The exception tree, and the one mapping from an API error to its class.
+"""The exception tree: every exception streamsafe raises, documented where it is defined.
 
 Every exception streamsafe raises derives from :class:`StreamsafeError`
 (alias ``AnthropicError``, the official SDK's name); all of them are public in
@@ -41,7 +41,7 @@ Every exception streamsafe raises derives from :class:`StreamsafeError`
     ├── BatchRequestError             a batch refused locally, nothing sent (also a ValueError)
     └── BatchWaitTimeoutError         a batch did not end in time (also a TimeoutError)
 
-Below the status classes sit about 140 error-code classes, defined in
+Below the status classes sit about 140 error-code classes, registered in
 :mod:`streamsafe._error_codes`: one per ``(status, error.details.error_code)``
 the official SDK knows, each a subclass of its status class
 (``RampLimitExceededError(RateLimitError)`` for 429 ``ramp_limit_exceeded``,
@@ -49,18 +49,23 @@ the official SDK knows, each a subclass of its status class
 ``compaction_unavailable``). Names, statuses and bases follow the official
 Python SDK (2.15), so migrating code only changes the module name.
 
-The class of an API error is decided by :func:`status_error_class`, and by
-nothing else: the HTTP path (a non-2xx response) and the in-stream path (an
-``event: error`` after a 200) both call it, so an ``overloaded_error`` raises
-:class:`OverloadedError` whether it came as a 529 or mid-stream, and a
+This module only defines the classes. Which one a failure raises — an HTTP
+error status, an in-stream ``event: error``, an ``errored`` batch row, an
+httpx transport failure — is decided in :mod:`streamsafe._failures`, by one
+mapping (``status_error_class``) for every API error: an ``overloaded_error``
+raises :class:`OverloadedError` whether it came as a 529 or mid-stream, and a
 ``rate_limit_error`` with the code ``ramp_limit_exceeded`` raises
-``RampLimitExceededError`` both ways. Every status error carries
-``error_code``, ``details``, ``request_id``, ``aws_request_id`` and
+``RampLimitExceededError`` both ways. An ``errored`` row of Message Batch
+results carries the class a live call with the same error would raise, with
+the row's ``custom_id`` and ``request_id`` attached. Every status error
+carries ``error_code``, ``details``, ``request_id``, ``aws_request_id`` and
 ``workspace_id`` besides its status and type.
 
-An ``errored`` row of Message Batch results raises (or carries) the class a
-live call with the same error would raise, through the same mapping, with
-the row's ``custom_id`` and ``request_id`` attached.
+Retryable (``retryable`` true by default): :class:`RequestTimeoutError`,
+:class:`ConflictError`, :class:`RateLimitError`, every
+:class:`InternalServerError` and every :class:`APIConnectionError`; the
+others are not. A failure can say otherwise: an ``x-should-retry`` header, a
+transport failure that every attempt would repeat.
 
 Every exception that interrupts a message stream carries what was received
 before it: ``partial_message`` (the accumulated :class:`~streamsafe.Message`,
@@ -72,12 +77,6 @@ them was cut and must not be executed).
 
 from __future__ import annotations
 
-import datetime
-import email.utils
-import json
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
@@ -123,11 +122,6 @@ __all__ = [
     "StreamsafeError",
     "UnexpectedContentTypeError",
     "UnprocessableEntityError",
-    "describe_body",
-    "error_from_payload",
-    "error_from_response",
-    "retry_after_seconds",
-    "status_error_class",
 ]
 
 
@@ -197,7 +191,10 @@ class APIStatusError(APIError):
     * ``body`` — the parsed JSON error body, or the raw text when it was not JSON.
     * ``response`` — the :class:`httpx.Response`, when there was one.
     * ``in_stream`` — true when the error arrived as an SSE event after a 2xx.
-    * ``retryable`` — from the error type or status, overridden by ``x-should-retry``.
+    * ``retryable`` — the class's own (true for 408, 409, 429 and every 5xx
+      class), unless given: an error from the API takes it from its error
+      type or status, overridden by ``x-should-retry``
+      (:mod:`streamsafe._failures`).
     """
 
     #: The HTTP status the class stands for; instances carry the real one.
@@ -241,7 +238,8 @@ class APIStatusError(APIError):
         self.body = body
         self.response = response
         self.in_stream = in_stream
-        self.retryable = _is_retryable(error_type, status_code) if retryable is None else retryable
+        if retryable is not None:
+            self.retryable = retryable
 
     def __str__(self) -> str:
         where = "in stream" if self.in_stream else f"HTTP {self.http_status}"
@@ -287,12 +285,14 @@ class NotFoundError(APIStatusError):
 class RequestTimeoutError(APIStatusError):
     """408: the server gave up waiting for the request; retryable."""
 
+    retryable = True
     default_status = 408
 
 
 class ConflictError(APIStatusError):
     """409 ``conflict_error``: the resource changed under the request; retryable."""
 
+    retryable = True
     default_status = 409
 
 
@@ -320,6 +320,7 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429 ``rate_limit_error``: slow down; retryable."""
 
+    retryable = True
     default_status = 429
 
 
@@ -338,6 +339,7 @@ class ClientClosedRequestError(APIStatusError):
 class InternalServerError(APIStatusError):
     """500 ``api_error`` and any unlisted 5xx: the API failed; retryable."""
 
+    retryable = True
     default_status = 500
 
 
@@ -437,286 +439,3 @@ class BatchWaitTimeoutError(StreamsafeError, TimeoutError):
         super().__init__(message)
         self.message = message
         self.batch = batch
-
-
-# ---------------------------------------------------------------------------
-# The one mapping
-# ---------------------------------------------------------------------------
-
-_BY_ERROR_TYPE: dict[str, type[APIStatusError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "billing_error": PaymentRequiredError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "conflict_error": ConflictError,
-    "request_too_large": ContentTooLargeError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "timeout_error": GatewayTimeoutError,
-    "overloaded_error": OverloadedError,
-}
-
-_STATUS_CLASSES: tuple[type[APIStatusError], ...] = (
-    BadRequestError,
-    AuthenticationError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    NotFoundError,
-    RequestTimeoutError,
-    ConflictError,
-    PreconditionFailedError,
-    ContentTooLargeError,
-    UnprocessableEntityError,
-    RateLimitError,
-    RequestHeaderFieldsTooLargeError,
-    ClientClosedRequestError,
-    InternalServerError,
-    HTTPNotImplementedError,
-    ServiceUnavailableError,
-    GatewayTimeoutError,
-    OverloadedError,
-)
-_BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.default_status: cls for cls in _STATUS_CLASSES if cls.default_status is not None
-}
-
-_RETRYABLE_STATUSES = frozenset({408, 409, 429})
-
-
-def status_error_class(
-    error_type: str | None, status: int | None, error_code: str | None = None
-) -> type[APIStatusError]:
-    """Decide the exception class of an API error.
-
-    ``status`` is the HTTP status of an error response, ``None`` for an
-    in-stream error (whose response said 200); there the status is the one
-    the error type stands for (``overloaded_error``: 529). In order:
-
-    1. ``(status, error_code)`` names an error-code class
-       (:mod:`streamsafe._error_codes`): that class. When a known type
-       disagrees with the HTTP status, the type's status is tried too; then
-       the code's class if it is a kind of the type's class (an in-stream
-       ``api_error`` with a 503 code: that code's ServiceUnavailableError).
-    2. A known ``error.type`` decides; when the HTTP status has a narrower
-       class of the same kind (a 503 ``api_error``: ServiceUnavailableError,
-       an InternalServerError), that one.
-    3. The HTTP status (any unlisted 5xx is an :class:`InternalServerError`).
-    4. The base :class:`APIStatusError`.
-
-    An unknown ``error_code`` or ``error_type`` is ignored: the rest decides.
-    """
-    from ._error_codes import ERROR_CODE_CLASSES, for_code  # they subclass the classes above
-
-    type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
-    type_status = type_class.default_status if type_class is not None else None
-    if error_code is not None:
-        for candidate in (status, type_status):
-            if candidate is not None and (candidate, error_code) in ERROR_CODE_CLASSES:
-                return ERROR_CODE_CLASSES[candidate, error_code]
-        code_class = for_code(error_code)
-        if code_class is not None and type_class is not None and issubclass(code_class, type_class):
-            return code_class
-    status_class: type[APIStatusError] | None = None
-    if status is not None:
-        status_class = _BY_STATUS.get(status)
-        if status_class is None and 500 <= status <= 599:
-            status_class = InternalServerError
-    if type_class is not None:
-        if status_class is not None and issubclass(status_class, type_class):
-            return status_class
-        return type_class
-    return status_class or APIStatusError
-
-
-def _is_retryable(error_type: str | None, status: int | None) -> bool:
-    """408, 409, 429 and 5xx are retryable; a known error type stands for its status."""
-    type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
-    if type_class is not None:
-        status = type_class.default_status
-    return status is not None and (status in _RETRYABLE_STATUSES or status >= 500)
-
-
-def _should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
-    if headers is None:
-        return None
-    value = headers.get("x-should-retry", "").strip().lower()
-    if value == "true":
-        return True
-    if value == "false":
-        return False
-    return None
-
-
-_EXCERPT = 200
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
-
-
-_BODY_EXCERPT = 300
-
-
-def describe_body(response: httpx.Response) -> str:
-    """``HTTP <status> with content-type <type>: <start of the body>``, on one line.
-
-    For errors about a response whose body is not what was expected; the body
-    must have been read.
-    """
-    content_type = response.headers.get("content-type") or "(none)"
-    body = response.content.decode("utf-8", "replace")
-    excerpt = " ".join(body.split())[:_BODY_EXCERPT] or "(empty body)"
-    return f"HTTP {response.status_code} with content-type {content_type}: {excerpt}"
-
-
-@dataclass(frozen=True)
-class _Described:
-    """What an error body of any shape says, each field ``None`` when absent or mistyped."""
-
-    error_type: str | None = None
-    message: str | None = None
-    request_id: str | None = None
-    error_code: str | None = None
-    details: dict[str, object] | None = None
-
-
-def _describe_payload(payload: object) -> _Described:
-    """Read an error body of any shape: the documented fields, when present."""
-    if not isinstance(payload, dict):
-        return _Described()
-    error = payload.get("error")
-    error_type: object = None
-    message: object = None
-    details: object = None
-    error_code: object = None
-    if isinstance(error, dict):
-        error_type = error.get("type")
-        message = error.get("message")
-        details = error.get("details")
-        if isinstance(details, dict):
-            error_code = details.get("error_code")
-    elif isinstance(error, str):
-        message = error
-    if message is None:
-        message = payload.get("message")
-    request_id = payload.get("request_id")
-    return _Described(
-        error_type=error_type if isinstance(error_type, str) else None,
-        message=message if isinstance(message, str) else None,
-        request_id=request_id if isinstance(request_id, str) else None,
-        error_code=error_code if isinstance(error_code, str) else None,
-        details=details if isinstance(details, dict) else None,
-    )
-
-
-def error_from_payload(
-    payload: object,
-    *,
-    http_status: int,
-    in_stream: bool,
-    response: httpx.Response | None = None,
-    raw_text: str | None = None,
-    partial_message: Message | None = None,
-    incomplete_blocks: tuple[int, ...] = (),
-) -> APIStatusError:
-    """Build the typed error for a decoded error body (HTTP or in-stream).
-
-    ``payload`` may have any shape (the documented one, extra fields, a bare
-    string, ``None`` for a body that was not JSON): the result is always a
-    typed error with a readable message.
-    """
-    said = _describe_payload(payload)
-    headers = response.headers if response is not None else None
-    cls = status_error_class(said.error_type, None if in_stream else http_status, said.error_code)
-    status_code = cls.default_status or http_status
-    if cls is InternalServerError and not in_stream and 500 <= http_status <= 599:
-        status_code = http_status  # an unlisted 5xx keeps its own number
-    if cls is APIStatusError and in_stream:
-        status_code = http_status
-    message = said.message
-    if message is None:
-        if raw_text is not None and raw_text.strip():
-            message = _excerpt(raw_text)
-        elif raw_text is not None:
-            message = "empty error body"
-        else:
-            message = _excerpt(json.dumps(payload)) if payload is not None else "unknown error"
-    header_request_id = headers.get("request-id") if headers is not None else None
-    return cls(
-        message,
-        status_code=status_code,
-        http_status=http_status,
-        error_type=said.error_type,
-        error_code=said.error_code,
-        details=said.details,
-        body=payload if payload is not None else raw_text,
-        response=response,
-        request_id=header_request_id or said.request_id,
-        aws_request_id=headers.get("x-amzn-requestid") if headers is not None else None,
-        workspace_id=headers.get("anthropic-workspace-id") if headers is not None else None,
-        in_stream=in_stream,
-        retryable=None if in_stream else _should_retry_header(headers),
-        partial_message=partial_message,
-        incomplete_blocks=incomplete_blocks,
-    )
-
-
-def error_from_response(response: httpx.Response) -> APIStatusError:
-    """The typed error for a non-2xx response whose body has been read."""
-    text = response.text if response.content else ""
-    try:
-        payload: object = json.loads(text) if text else None
-    except ValueError:
-        payload = None
-    error = error_from_payload(
-        payload,
-        http_status=response.status_code,
-        in_stream=False,
-        response=response,
-        raw_text=text if payload is None else None,
-    )
-    if payload is None and not text:
-        error.message = f"HTTP {response.status_code} with an empty body"
-    elif payload is None:
-        reason = response.reason_phrase or "error"
-        error.message = f"HTTP {response.status_code} {reason}: {_excerpt(text)}"
-    return error
-
-
-_MAX_HTTP_DATE_WAIT = 24 * 3600.0
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a response asks for: ``retry-after-ms``, else ``retry-after``.
-
-    ``retry-after`` may be seconds or an HTTP date. Returns ``None`` when no
-    usable value is present (negative, NaN and unparsable values are ignored).
-    """
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = -1.0
-        if 0 <= value < float("inf"):
-            return value
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            # asctime dates (and "-0000") carry no zone; every HTTP-date is GMT.
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        seconds = when.timestamp() - time.time()
-        return max(0.0, min(seconds, _MAX_HTTP_DATE_WAIT))
-    if 0 <= seconds < float("inf"):
-        return seconds
-    return None

@@ -18,7 +18,8 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-from ._errors import APIError, APIStatusError, retry_after_seconds
+from ._errors import APIError, APIStatusError
+from ._failures import retry_after_seconds
 
 __all__ = ["Backoff", "RetryPolicy", "Retrying", "logger"]
 

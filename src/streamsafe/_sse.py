@@ -4,7 +4,7 @@
 before a single event is read:
 
 * a non-2xx status: the body is read and the typed error raised
-  (:func:`~streamsafe._errors.error_from_response`);
+  (:func:`~streamsafe._failures.error_from_response`);
 * a 2xx that is not ``text/event-stream``: :class:`UnexpectedContentTypeError`
   showing the start of the body.
 
@@ -16,7 +16,8 @@ While iterating, an ``event: error`` — or a data-only frame whose JSON is
 ``{"type": "error", ...}`` (a proxy stripped the ``event:`` line) — raises the
 typed error its ``error.type`` maps to, the same class the matching HTTP status
 raises. Transport failures become :class:`APIConnectionError` /
-:class:`APITimeoutError` with the httpx exception as ``__cause__``.
+:class:`APITimeoutError` with the httpx exception as ``__cause__``. Which
+error each of these is, is decided in :mod:`streamsafe._failures`.
 
 The async and sync event sources are thin twins over :class:`SourceCore`,
 which holds every decision; they only differ in how they await bytes. This
@@ -35,22 +36,13 @@ import httpx
 
 from ._compat import keep_content
 from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    StreamIdleTimeoutError,
-    UnexpectedContentTypeError,
-    describe_body,
-    error_from_payload,
-    error_from_response,
-)
+from ._errors import APIConnectionError, APIError, StreamIdleTimeoutError
+from ._failures import error_from_event_data, transport_error
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_REJECTED_BODY_BYTES",
     "checked_idle_timeout",
-    "transport_error",
 ]
 
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -115,49 +107,6 @@ def keep_rejected_content(response: httpx.Response, body: bytearray) -> None:
     # What Response.aread() does once it has the whole body: .content and
     # .text then work as usual, showing the part that was read.
     keep_content(response, bytes(body[:MAX_REJECTED_BODY_BYTES]))
-
-
-def rejection(response: httpx.Response) -> APIError:
-    if not response.is_success:
-        return error_from_response(response)
-    return _content_type_error(response)
-
-
-def _content_type_error(response: httpx.Response) -> UnexpectedContentTypeError:
-    error = UnexpectedContentTypeError(
-        f"expected a text/event-stream response, got {describe_body(response)}",
-        request_id=response.headers.get("request-id"),
-    )
-    # It is also an httpx.TransportError (through httpx_sse.SSEError), whose
-    # .request raises RuntimeError unless set.
-    error.request = response.request
-    error.aws_request_id = response.headers.get("x-amzn-requestid")
-    return error
-
-
-#: httpx errors that every attempt would repeat: a URL without (or with an
-#: unsupported) scheme, a request httpx refuses to send (an illegal header),
-#: a redirect loop. They are configuration errors: retrying only delays them.
-_PERMANENT_TRANSPORT_ERRORS = (
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-    httpx.TooManyRedirects,
-)
-
-
-def transport_error(exc: httpx.HTTPError, request_id: str | None) -> APIConnectionError:
-    """The typed error for an httpx transport failure (callers chain ``__cause__``).
-
-    Transient failures (timeouts, resets, refused connections) are retryable;
-    the configuration errors of ``_PERMANENT_TRANSPORT_ERRORS`` are not.
-    """
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out: {exc!r}", request_id=request_id)
-    if isinstance(exc, _PERMANENT_TRANSPORT_ERRORS):
-        error = APIConnectionError(f"request failed: {exc!r}", request_id=request_id)
-        error.retryable = False
-        return error
-    return APIConnectionError(f"connection failed: {exc!r}", request_id=request_id)
 
 
 def checked_idle_timeout(value: float | None) -> float | None:
@@ -229,17 +178,7 @@ class SourceCore:
             self.waited = 0.0
 
     def stream_error(self, data: str) -> APIError:
-        try:
-            payload: object = json.loads(data)
-        except ValueError:
-            payload = None
-        return error_from_payload(
-            payload,
-            http_status=self.response.status_code,
-            in_stream=True,
-            response=self.response,
-            raw_text=data if payload is None else None,
-        )
+        return error_from_event_data(data, self.response)
 
     def after_read(self, chunk: bytes, waited: float) -> list[RawEvent]:
         """Decode a chunk that took ``waited`` seconds to arrive; run the watchdog."""
@@ -265,15 +204,15 @@ class SourceCore:
         )
 
     def transport_error(self, exc: httpx.HTTPError) -> APIConnectionError:
-        if (
-            isinstance(exc, httpx.ReadTimeout)
-            and self.idle_timeout is not None
+        # When the read timeout was lowered to the watchdog's, the silence it
+        # catches is a stream without content for stream_idle_timeout.
+        lowered = (
+            self.idle_timeout is not None
             and _read_timeout(self.response.request) == self.idle_timeout
-        ):
-            # The read timeout was lowered to the watchdog's: the silence it
-            # caught is a stream without content for stream_idle_timeout.
-            return self.idle_error()
-        return transport_error(exc, self.request_id)
+        )
+        return transport_error(
+            exc, self.request_id, idle_error=self.idle_error if lowered else None
+        )
 
 
 #: Event names of the Messages API whose data is never an error payload. Any

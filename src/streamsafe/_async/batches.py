@@ -49,10 +49,10 @@ from .._batches import (
     results_started,
 )
 from .._client import _BaseClient, _json_result
-from .._errors import APIError, error_from_response
+from .._errors import APIError
+from .._failures import error_from_response, transport_error
 from .._jsonl import DEFAULT_MAX_LINE_BYTES
 from .._observe import BatchOperation
-from .._sse import transport_error
 from .._twins import AsyncClock, AsyncDeadline, AsyncNotify, AsyncShield
 from .closable import AsyncClosable
 from .retry import arun_with_retries

@@ -1,7 +1,8 @@
 """Event sources over one httpx response, and ``aconnect_events``: the I/O, written once.
 
 Every decision (status and content-type checks, error frames, the idle
-watchdog) is in ``streamsafe/_sse.py``; this module only reads bytes.
+watchdog) is in ``streamsafe/_sse.py``, and which error a failure raises in
+``streamsafe/_failures.py``; this module only reads bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from .._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent
+from .._failures import error_from_rejected_response, transport_error
 from .._sse import (
     MAX_REJECTED_BODY_BYTES,
     EventSourceBase,
@@ -22,9 +24,7 @@ from .._sse import (
     checked_idle_timeout,
     is_rejected,
     keep_rejected_content,
-    rejection,
     request_options,
-    transport_error,
 )
 from .._twins import AsyncShield
 
@@ -129,7 +129,7 @@ async def aconnect_events(
                 await _aread_rejected(response)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, response.headers.get("request-id")) from exc
-            raise rejection(response)
+            raise error_from_rejected_response(response)
         core = SourceCore(
             response, max_event_bytes=max_event_bytes, stream_idle_timeout=stream_idle_timeout
         )

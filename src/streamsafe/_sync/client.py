@@ -36,7 +36,7 @@ import httpx
 from .._client import _BaseClient, _json_result
 from .._decode import token_count_from_dict
 from .._events import Message, TokenCount
-from .._sse import transport_error
+from .._failures import transport_error
 from ..transport import default_sync_client
 from .batches import Batches
 from .closable import Closable
