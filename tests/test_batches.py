@@ -9,7 +9,6 @@ sent), the emulator's limits, and no connection left checked out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -87,19 +86,6 @@ def aclient(emu: Emulator, **options: Any) -> AsyncClient:
 
 def sclient(emu: Emulator, **options: Any) -> Client:
     return Client(base_url=emu.url, api_key="test", backoff=FAST, **options)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 def polls(emu: Emulator, batch_id: str) -> int:

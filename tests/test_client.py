@@ -12,7 +12,6 @@ import inspect
 import logging
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -153,20 +152,6 @@ def exception_texts(error: BaseException) -> str:
         parts += [str(current), repr(current), *map(str, current.args)]
         current = current.__cause__ or current.__context__
     return "\n".join(parts)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, with no recorded request and no queued fault."""
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 @pytest.fixture(scope="module")
