@@ -17,11 +17,10 @@ import pytest
 
 import streamsafe
 import streamsafe._client
+from client_support import CLASS_FOR_ERROR_TYPE, FAST
 from reliability_support import busy_connections
 from streamsafe import (
-    APIStatusError,
     AsyncClient,
-    AuthenticationError,
     BadRequestError,
     BatchCanceled,
     BatchErrored,
@@ -37,7 +36,6 @@ from streamsafe import (
     LineTooLargeError,
     NotFoundError,
     OverloadedError,
-    PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
@@ -46,24 +44,10 @@ from streamsafe.testing import BATCH_HEADER, Emulator
 
 pytestmark = pytest.mark.anyio
 
-FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
 PARAMS: dict[str, Any] = {
     "model": "claude-emulated",
     "max_tokens": 24,
     "messages": [{"role": "user", "content": "Tell me about rivers"}],
-}
-#: The design contract's table, written out independently of the library's mapping.
-CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "billing_error": PaymentRequiredError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "request_too_large": RequestTooLargeError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "timeout_error": GatewayTimeoutError,
-    "overloaded_error": OverloadedError,
 }
 RETRYABLE_TYPES = {"rate_limit_error", "api_error", "timeout_error", "overloaded_error"}
 BATCH = BATCH_HEADER

@@ -24,6 +24,7 @@ import streamsafe._client
 from client_support import (
     AFTER_CONTENT,
     API_KEY,
+    CLASS_FOR_ERROR_TYPE,
     FAST,
     SECRET,
     aclient,
@@ -41,18 +42,12 @@ from streamsafe import (
     AsyncClient,
     AsyncMessageStream,
     AuthenticationError,
-    BadRequestError,
     Client,
-    GatewayTimeoutError,
     IncompleteStreamError,
     InternalServerError,
     Message,
     MessageStream,
     NotFoundError,
-    OverloadedError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
     RequestTooLargeError,
     TokenCount,
     UnexpectedContentTypeError,
@@ -65,19 +60,6 @@ How = Literal["stream", "create"]
 HOWS: tuple[How, ...] = ("stream", "create")
 
 
-#: The design contract's table, written out independently of the library's mapping.
-CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "billing_error": PaymentRequiredError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "request_too_large": RequestTooLargeError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "timeout_error": GatewayTimeoutError,
-    "overloaded_error": OverloadedError,
-}
 STATUS_FOR_TYPE: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import streamsafe
+from client_support import FAST
 from streamsafe import (
     AsyncClient,
     BatchEnd,
@@ -45,7 +46,6 @@ from streamsafe.testing import BATCH_HEADER, Emulator
 
 pytestmark = pytest.mark.anyio
 
-FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
 MODEL = "claude-emulated"
 PARAMS: dict[str, Any] = {
     "model": MODEL,
