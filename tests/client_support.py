@@ -1,4 +1,5 @@
-"""Helpers shared by the client tests (``test_client.py``, ``test_client_retries.py``)."""
+"""Helpers shared by the client tests (``test_client.py``, ``test_client_retries.py``,
+``test_batches.py``, ``test_observe_batches.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,39 @@ from typing import Any
 import pytest
 
 import streamsafe
-from streamsafe import AsyncClient, Client, Message
+from streamsafe import (
+    APIStatusError,
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    GatewayTimeoutError,
+    InternalServerError,
+    Message,
+    NotFoundError,
+    OverloadedError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+)
 from streamsafe.testing import Emulator
 
 #: Fast retries for tests: a few milliseconds between attempts.
 FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
+#: The design contract's table, written out independently of the library's mapping.
+CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
+    "invalid_request_error": BadRequestError,
+    "authentication_error": AuthenticationError,
+    "billing_error": PaymentRequiredError,
+    "permission_error": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "request_too_large": RequestTooLargeError,
+    "rate_limit_error": RateLimitError,
+    "api_error": InternalServerError,
+    "timeout_error": GatewayTimeoutError,
+    "overloaded_error": OverloadedError,
+}
 #: A key whose distinctive part must never show up anywhere.
 SECRET = "k3yS3cr3tXq9"
 API_KEY = f"sk-ant-test-{SECRET * 4}"

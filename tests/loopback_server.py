@@ -1,7 +1,19 @@
-"""A scripted raw-socket HTTP/1.1 server on loopback, shared by the connection tests.
+"""The one raw-socket HTTP/1.1 test server: threaded, on real loopback TCP (or a Unix socket).
 
-Each request is answered with the next :class:`Reply` of the script, byte for
-byte, so framing, reuse and failures are exact.
+Every test that needs a server speaking exact bytes uses :class:`ScriptedServer`:
+
+* a script: each request is answered with the next :class:`Reply`, byte for
+  byte (each write its own ``sendall``, ``CLOSE`` hangs up, ``pause`` stalls
+  between writes, ``early`` answers before the request body is read), so
+  framing, reuse and failures are exact;
+* once the script is used up, ``respond`` (if given) answers every further
+  request from what it received (:func:`always_ok`: 200 and a body, also as
+  an HTTP proxy); without it the server hangs up;
+* what came in: ``requests`` (each request as received, head and body),
+  ``request_lines`` and ``connections`` (how many were accepted);
+* TLS (``tls=``, a server-side context) or a Unix socket (``unix_path=``).
+
+It is a context manager; ``close()`` stops it and hangs up every connection.
 """
 
 from __future__ import annotations
@@ -11,9 +23,18 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["CLOSE", "HEAD_CHUNKED", "Reply", "ScriptedServer", "chunked", "sized"]
+__all__ = [
+    "CLOSE",
+    "HEAD_CHUNKED",
+    "Reply",
+    "ScriptedServer",
+    "chunked",
+    "always_ok",
+    "sized",
+]
 
 CLOSE = b"<close>"  # in a reply: the server closes the connection here
 
@@ -35,10 +56,13 @@ class ScriptedServer:
     """Loopback HTTP/1.1 server answering each request with the next scripted reply."""
 
     replies: list[Reply] = field(default_factory=list)
+    #: Answers a request (all its bytes) once ``replies`` is used up; None: hang up.
+    respond: Callable[[bytes], Reply] | None = None
     requests: list[bytes] = field(default_factory=list)
     connections: int = 0
     tls: ssl.SSLContext | None = None
     unix_path: str | None = None  # listen on a Unix socket instead of TCP
+    host: str = "localhost"  # the host name in ``url`` (the server listens on 127.0.0.1)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -53,10 +77,23 @@ class ScriptedServer:
             self.port = self._listener.getsockname()[1]
         self._listener.settimeout(0.05)
         scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://localhost:{self.port}"
+        self.url = f"{scheme}://{self.host}:{self.port}"
         self._conns: list[socket.socket] = []
         self._threads = [threading.Thread(target=self._accept, daemon=True)]
         self._threads[0].start()
+
+    def __enter__(self) -> ScriptedServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def request_lines(self) -> list[str]:
+        """The first line of each request, in order (``GET /a HTTP/1.1``)."""
+        with self._lock:
+            requests = list(self.requests)
+        return [request.split(b"\r\n", 1)[0].decode("ascii") for request in requests]
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -132,6 +169,8 @@ class ScriptedServer:
                 with self._lock:
                     self.requests.append(request)
                     reply = self.replies.pop(0) if self.replies else None
+                if reply is None and self.respond is not None:
+                    reply = self.respond(request)
                 if reply is None or self._send(conn, reply):
                     return
 
@@ -168,3 +207,20 @@ HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encodin
 def sized(body: bytes, *extra: bytes) -> bytes:
     headers = b"".join(h + b"\r\n" for h in extra)
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), headers, body)
+
+
+def always_ok(body: bytes) -> Callable[[bytes], Reply]:
+    """A ``respond`` answering every request with ``200`` and ``body``, also as an HTTP proxy.
+
+    A plain-``http://`` request sent through an HTTP proxy arrives in absolute
+    form (``GET http://host/path HTTP/1.1``), so the same server can play the
+    proxy: its request lines tell which route a request took. A ``CONNECT`` is
+    accepted, then the server hangs up (it speaks no TLS inside the tunnel).
+    """
+
+    def respond(request: bytes) -> Reply:
+        if request.startswith(b"CONNECT "):
+            return Reply([b"HTTP/1.1 200 Connection established\r\n\r\n", CLOSE])
+        return Reply([sized(body, b"Content-Type: text/plain")])
+
+    return respond

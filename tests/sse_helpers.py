@@ -57,6 +57,24 @@ def message_start(
     return {"type": "message_start", "message": message}
 
 
+def text_block(text: str = "", **extra: Any) -> JSONDict:
+    """A text block: as ``content_block_start`` opens it (``text_block()``), or as expected."""
+    return {"type": "text", "text": text, **extra}
+
+
+def tool_block(
+    tool_id: str,
+    name: str,
+    tool_input: JSONDict | None = None,
+    *,
+    block_type: str = "tool_use",
+    **extra: Any,
+) -> JSONDict:
+    """A ``tool_use`` (or ``server_tool_use``) block; its input ``{}`` unless given."""
+    tool_input = {} if tool_input is None else tool_input
+    return {"type": block_type, "id": tool_id, "name": name, "input": tool_input, **extra}
+
+
 def block_start(index: int, block: JSONDict) -> JSONDict:
     return {"type": "content_block_start", "index": index, "content_block": block}
 
@@ -316,9 +334,14 @@ def expected_message(
     stop_reason: str | None = "end_turn",
     stop_sequence: str | None = None,
     usage: JSONDict | None = None,
+    output_tokens: int = 20,
     **extra: Any,
 ) -> JSONDict:
-    """The ``to_dict()`` of the message the default builders produce."""
+    """The ``to_dict()`` of the message the default builders produce.
+
+    ``usage`` defaults to :func:`message_start`'s 12 input tokens and
+    ``output_tokens`` (the count of the last ``message_delta``).
+    """
     return {
         "id": MESSAGE_ID,
         "type": "message",
@@ -327,6 +350,6 @@ def expected_message(
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": {"input_tokens": 12, "output_tokens": 20} if usage is None else usage,
+        "usage": {"input_tokens": 12, "output_tokens": output_tokens} if usage is None else usage,
         **extra,
     }

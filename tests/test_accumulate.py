@@ -15,8 +15,6 @@ import pytest
 
 import streamsafe
 from sse_helpers import (
-    MESSAGE_ID,
-    MODEL,
     PATH,
     REQUEST_ID,
     FakeServer,
@@ -31,7 +29,9 @@ from sse_helpers import (
     message_stop,
     ping,
     serve,
+    text_block,
     text_delta,
+    tool_block,
 )
 from streamsafe import (
     MalformedEventError,
@@ -78,7 +78,7 @@ async def assert_every_chunking_gives(events: list[JSONDict], expected: JSONDict
 async def test_text_stream() -> None:
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         ping(),
         text_delta(0, "Hello"),
         text_delta(0, ", wör"),
@@ -94,9 +94,9 @@ async def test_text_stream() -> None:
         events,
         expected_message(
             [
-                {"type": "text", "text": 'Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'},
+                text_block('Hello, wörld! 👋\n"quoted" \\ back\\slash\r\n'),
             ],
-            usage={"input_tokens": 12, "output_tokens": 17},
+            output_tokens=17,
         ),
     )
     assert isinstance(message.content[0], TextBlock)
@@ -124,10 +124,10 @@ async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> 
     )
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "Let me look."),
         block_stop(0),
-        block_start(1, {"type": "tool_use", "id": "toolu_01", "name": "search", "input": {}}),
+        block_start(1, tool_block("toolu_01", "search")),
         *[json_delta(1, piece) for piece in TOOL_JSON_PIECES],
         block_stop(1),
         message_delta("tool_use", usage={"output_tokens": 55}),
@@ -137,21 +137,20 @@ async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> 
         events,
         expected_message(
             [
-                {"type": "text", "text": "Let me look."},
-                {
-                    "type": "tool_use",
-                    "id": "toolu_01",
-                    "name": "search",
-                    "input": {
+                text_block("Let me look."),
+                tool_block(
+                    "toolu_01",
+                    "search",
+                    {
                         "query": 'say "hi" at café in C:\\temp',
                         "note": "naïve ☃",
                         "limit": 3,
                         "flags": [True, None, 150.0],
                     },
-                },
+                ),
             ],
             stop_reason="tool_use",
-            usage={"input_tokens": 12, "output_tokens": 55},
+            output_tokens=55,
         ),
     )
     tool = message.content[1]
@@ -162,21 +161,21 @@ async def test_tool_use_with_partial_json_split_inside_strings_and_escapes() -> 
 async def test_parallel_tool_use_blocks() -> None:
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "Checking both."),
         block_stop(0),
-        block_start(1, {"type": "tool_use", "id": "toolu_a", "name": "get_weather", "input": {}}),
+        block_start(1, tool_block("toolu_a", "get_weather")),
         json_delta(1, '{"city": "Pa'),
         json_delta(1, 'ris", "unit": "c"}'),
         block_stop(1),
-        block_start(2, {"type": "tool_use", "id": "toolu_b", "name": "get_time", "input": {}}),
+        block_start(2, tool_block("toolu_b", "get_time")),
         json_delta(2, '{"tz": "Europe/Paris", "nested": {"a": [1, {"b": '),
         json_delta(2, '"c"}]}}'),
         block_stop(2),
-        block_start(3, {"type": "tool_use", "id": "toolu_c", "name": "now", "input": {}}),
+        block_start(3, tool_block("toolu_c", "now")),
         json_delta(3, ""),
         block_stop(3),
-        block_start(4, {"type": "tool_use", "id": "toolu_d", "name": "ping", "input": {}}),
+        block_start(4, tool_block("toolu_d", "ping")),
         block_stop(4),
         message_delta("tool_use", usage={"output_tokens": 80}),
         message_stop(),
@@ -185,24 +184,16 @@ async def test_parallel_tool_use_blocks() -> None:
         events,
         expected_message(
             [
-                {"type": "text", "text": "Checking both."},
-                {
-                    "type": "tool_use",
-                    "id": "toolu_a",
-                    "name": "get_weather",
-                    "input": {"city": "Paris", "unit": "c"},
-                },
-                {
-                    "type": "tool_use",
-                    "id": "toolu_b",
-                    "name": "get_time",
-                    "input": {"tz": "Europe/Paris", "nested": {"a": [1, {"b": "c"}]}},
-                },
-                {"type": "tool_use", "id": "toolu_c", "name": "now", "input": {}},
-                {"type": "tool_use", "id": "toolu_d", "name": "ping", "input": {}},
+                text_block("Checking both."),
+                tool_block("toolu_a", "get_weather", {"city": "Paris", "unit": "c"}),
+                tool_block(
+                    "toolu_b", "get_time", {"tz": "Europe/Paris", "nested": {"a": [1, {"b": "c"}]}}
+                ),
+                tool_block("toolu_c", "now"),
+                tool_block("toolu_d", "ping"),
             ],
             stop_reason="tool_use",
-            usage={"input_tokens": 12, "output_tokens": 80},
+            output_tokens=80,
         ),
     )
 
@@ -220,7 +211,7 @@ async def test_thinking_with_signature_then_text() -> None:
         block_stop(0),
         block_start(1, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"}),
         block_stop(1),
-        block_start(2, {"type": "text", "text": ""}),
+        block_start(2, text_block()),
         text_delta(2, "The answer "),
         text_delta(2, "is 4."),
         block_stop(2),
@@ -238,9 +229,9 @@ async def test_thinking_with_signature_then_text() -> None:
                     "signature": "JwZA+/==",
                 },
                 {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/"},
-                {"type": "text", "text": "The answer is 4."},
+                text_block("The answer is 4."),
             ],
-            usage={"input_tokens": 12, "output_tokens": 120},
+            output_tokens=120,
         ),
     )
 
@@ -266,16 +257,16 @@ PAGE_CITATION = {
 async def test_citations_are_appended_to_their_text_block() -> None:
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "According to the documents, "),
         block_stop(0),
-        block_start(1, {"type": "text", "text": ""}),
+        block_start(1, text_block()),
         block_delta(1, {"type": "citations_delta", "citation": CHAR_CITATION}),
         text_delta(1, "the grass is green"),
         block_delta(1, {"type": "citations_delta", "citation": PAGE_CITATION}),
         text_delta(1, " and the sky is blue"),
         block_stop(1),
-        block_start(2, {"type": "text", "text": "", "citations": []}),
+        block_start(2, text_block(citations=[])),
         text_delta(2, "."),
         block_stop(2),
         message_delta("end_turn", usage={"output_tokens": 40}),
@@ -285,32 +276,14 @@ async def test_citations_are_appended_to_their_text_block() -> None:
         events,
         expected_message(
             [
-                {"type": "text", "text": "According to the documents, "},
-                {
-                    "type": "text",
-                    "text": "the grass is green and the sky is blue",
-                    "citations": [
-                        {
-                            "type": "char_location",
-                            "cited_text": "The grass is green.",
-                            "document_index": 0,
-                            "document_title": "Nature facts",
-                            "start_char_index": 0,
-                            "end_char_index": 19,
-                        },
-                        {
-                            "type": "page_location",
-                            "cited_text": "The sky is blue.",
-                            "document_index": 1,
-                            "document_title": "Sky facts",
-                            "start_page_number": 2,
-                            "end_page_number": 3,
-                        },
-                    ],
-                },
-                {"type": "text", "text": ".", "citations": []},
+                text_block("According to the documents, "),
+                text_block(
+                    "the grass is green and the sky is blue",
+                    citations=[CHAR_CITATION, PAGE_CITATION],
+                ),
+                text_block(".", citations=[]),
             ],
-            usage={"input_tokens": 12, "output_tokens": 40},
+            output_tokens=40,
         ),
     )
 
@@ -324,17 +297,22 @@ SEARCH_RESULTS = [
         "page_age": "April 30, 2025",
     }
 ]
+SEARCH_CITATION = {
+    "type": "web_search_result_location",
+    "url": "https://weather.example/paris",
+    "title": "Paris weather",
+    "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1l",
+    "cited_text": "Sunny, 21 °C",
+}
 
 
 async def test_server_tool_use_and_web_search_result() -> None:
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "Let me search."),
         block_stop(0),
-        block_start(
-            1, {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {}}
-        ),
+        block_start(1, tool_block("srvtoolu_01", "web_search", block_type="server_tool_use")),
         json_delta(1, '{"query": "weath'),
         json_delta(1, 'er in Par\\u00eds"}'),
         block_stop(1),
@@ -347,20 +325,8 @@ async def test_server_tool_use_and_web_search_result() -> None:
             },
         ),
         block_stop(2),
-        block_start(3, {"type": "text", "text": ""}),
-        block_delta(
-            3,
-            {
-                "type": "citations_delta",
-                "citation": {
-                    "type": "web_search_result_location",
-                    "url": "https://weather.example/paris",
-                    "title": "Paris weather",
-                    "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1l",
-                    "cited_text": "Sunny, 21 °C",
-                },
-            },
-        ),
+        block_start(3, text_block()),
+        block_delta(3, {"type": "citations_delta", "citation": SEARCH_CITATION}),
         text_delta(3, "It is sunny."),
         block_stop(3),
         message_delta(
@@ -377,39 +343,19 @@ async def test_server_tool_use_and_web_search_result() -> None:
         events,
         expected_message(
             [
-                {"type": "text", "text": "Let me search."},
-                {
-                    "type": "server_tool_use",
-                    "id": "srvtoolu_01",
-                    "name": "web_search",
-                    "input": {"query": "weather in París"},
-                },
+                text_block("Let me search."),
+                tool_block(
+                    "srvtoolu_01",
+                    "web_search",
+                    {"query": "weather in París"},
+                    block_type="server_tool_use",
+                ),
                 {
                     "type": "web_search_tool_result",
                     "tool_use_id": "srvtoolu_01",
-                    "content": [
-                        {
-                            "type": "web_search_result",
-                            "url": "https://weather.example/paris",
-                            "title": "Paris weather",
-                            "encrypted_content": "EqgfCioIARgBIiQ3YTAwMjY1Mi1m",
-                            "page_age": "April 30, 2025",
-                        }
-                    ],
+                    "content": SEARCH_RESULTS,
                 },
-                {
-                    "type": "text",
-                    "text": "It is sunny.",
-                    "citations": [
-                        {
-                            "type": "web_search_result_location",
-                            "url": "https://weather.example/paris",
-                            "title": "Paris weather",
-                            "encrypted_index": "Eo8BCioIAhgBIiQyYjQ0OWJmZi1l",
-                            "cited_text": "Sunny, 21 °C",
-                        }
-                    ],
-                },
+                text_block("It is sunny.", citations=[SEARCH_CITATION]),
             ],
             usage={
                 "input_tokens": 2100,
@@ -433,7 +379,7 @@ async def test_unknown_delta_types_are_kept_and_never_merged() -> None:
     misplaced = {"type": "thinking_delta", "thinking": "not for a text block"}
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "Do"),
         block_delta(0, annotation),
         block_delta(0, fragment),
@@ -446,9 +392,7 @@ async def test_unknown_delta_types_are_kept_and_never_merged() -> None:
     ]
     message = await assert_every_chunking_gives(
         events,
-        expected_message(
-            [{"type": "text", "text": "Do."}], usage={"input_tokens": 12, "output_tokens": 9}
-        ),
+        expected_message([text_block("Do.")], output_tokens=9),
     )
     kept = [delta.to_dict() for delta in message.content[0].unknown_deltas]
     assert kept == [annotation, fragment, stray, misplaced]
@@ -470,7 +414,7 @@ async def test_compaction_deltas_set_content_and_encrypted_content() -> None:
         ),
         block_delta(0, {"type": "compaction_delta", "content": "Summary: final."}),
         block_stop(0),
-        block_start(1, {"type": "text", "text": ""}),
+        block_start(1, text_block()),
         text_delta(1, "Done."),
         block_stop(1),
         message_delta("end_turn", usage={"output_tokens": 9}),
@@ -481,9 +425,9 @@ async def test_compaction_deltas_set_content_and_encrypted_content() -> None:
         expected_message(
             [
                 {"type": "compaction", "content": "Summary: final.", "encrypted_content": "Eo=="},
-                {"type": "text", "text": "Done."},
+                text_block("Done."),
             ],
-            usage={"input_tokens": 12, "output_tokens": 9},
+            output_tokens=9,
         ),
     )
     assert isinstance(message.content[0], streamsafe.CompactionBlock)
@@ -500,20 +444,11 @@ async def test_lossless_unknown_fields_everywhere() -> None:
             message_extra={"context_management": {"applied_edits": []}},
             usage_extra={"future_usage_field": {"a": 1}},
         ),
-        block_start(0, {"type": "text", "text": "", "future_block_field": [1, "two"]}),
+        block_start(0, text_block(future_block_field=[1, "two"])),
         text_delta(0, "Hi"),
         block_delta(0, {"type": "text_delta", "text": " there", "future_delta_field": True}),
         block_stop(0),
-        block_start(
-            1,
-            {
-                "type": "tool_use",
-                "id": "toolu_01",
-                "name": "run",
-                "input": {},
-                "caller": {"type": "direct"},
-            },
-        ),
+        block_start(1, tool_block("toolu_01", "run", caller={"type": "direct"})),
         block_delta(
             1, {"type": "input_json_delta", "partial_json": '{"a": 1}', "future_json": "meta"}
         ),
@@ -529,18 +464,8 @@ async def test_lossless_unknown_fields_everywhere() -> None:
         events,
         expected_message(
             [
-                {
-                    "type": "text",
-                    "text": "Hi there",
-                    "future_block_field": [1, "two"],
-                },
-                {
-                    "type": "tool_use",
-                    "id": "toolu_01",
-                    "name": "run",
-                    "input": {"a": 1},
-                    "caller": {"type": "direct"},
-                },
+                text_block("Hi there", future_block_field=[1, "two"]),
+                tool_block("toolu_01", "run", {"a": 1}, caller={"type": "direct"}),
             ],
             stop_reason="pause_turn",
             usage={
@@ -567,7 +492,7 @@ async def test_data_only_frames_accumulate_like_named_events() -> None:
     """A proxy that strips every ``event:`` line changes nothing: the type is in the data."""
     events = [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "no event lines"),
         block_stop(0),
         message_delta(),
@@ -648,7 +573,7 @@ def test_empty_tool_input_is_an_empty_object(pieces: list[str]) -> None:
     message = accumulate(
         [
             message_start(),
-            block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}}),
+            block_start(0, tool_block("toolu_1", "now")),
             *[json_delta(0, piece) for piece in pieces],
             block_stop(0),
             message_delta("tool_use"),
@@ -658,9 +583,7 @@ def test_empty_tool_input_is_an_empty_object(pieces: list[str]) -> None:
     block = message.content[0]
     assert isinstance(block, ToolUseBlock)
     assert block.input == {}
-    assert message.to_dict()["content"] == [
-        {"type": "tool_use", "id": "toolu_1", "name": "now", "input": {}}
-    ]
+    assert message.to_dict()["content"] == [tool_block("toolu_1", "now")]
 
 
 def test_tool_input_json_parsed_as_null_stays_null() -> None:
@@ -668,7 +591,7 @@ def test_tool_input_json_parsed_as_null_stays_null() -> None:
     message = accumulate(
         [
             message_start(),
-            block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}),
+            block_start(0, tool_block("toolu_1", "t")),
             json_delta(0, "nu"),
             json_delta(0, "ll"),
             block_stop(0),
@@ -724,7 +647,7 @@ def test_snapshot_and_state() -> None:
     assert not accumulator.started
     for event in [
         message_start(),
-        block_start(0, {"type": "text", "text": ""}),
+        block_start(0, text_block()),
         text_delta(0, "partial"),
     ]:
         accumulator.apply(decode_event(dumps(event)))
@@ -735,37 +658,37 @@ def test_snapshot_and_state() -> None:
     snapshot = accumulator.snapshot()
     assert snapshot is not None
     assert snapshot.request_id == "req_1"
-    assert snapshot.to_dict()["content"] == [{"type": "text", "text": "partial"}]
+    assert snapshot.to_dict()["content"] == [text_block("partial")]
     with pytest.raises(MalformedEventError, match="message_stop"):
         accumulator.final_message()
     # A snapshot is a copy: later events do not change it.
     accumulator.apply(decode_event(dumps(text_delta(0, " more"))))
-    assert snapshot.to_dict()["content"] == [{"type": "text", "text": "partial"}]
+    assert snapshot.to_dict()["content"] == [text_block("partial")]
     accumulator.apply(decode_event(dumps(block_stop(0))))
     assert accumulator.incomplete_blocks == ()
 
 
 def test_prefilled_content_in_message_start_is_kept() -> None:
-    start = message_start(message_extra={"content": [{"type": "text", "text": "Prefill. "}]})
+    start = message_start(message_extra={"content": [text_block("Prefill. ")]})
     message = accumulate(
         [
             start,
-            block_start(1, {"type": "text", "text": ""}),
+            block_start(1, text_block()),
             text_delta(1, "More."),
             block_stop(1),
             message_stop(),
         ]
     ).final_message()
     assert message.to_dict()["content"] == [
-        {"type": "text", "text": "Prefill. "},
-        {"type": "text", "text": "More."},
+        text_block("Prefill. "),
+        text_block("More."),
     ]
 
 
 @pytest.mark.parametrize(
     ("events", "match"),
     [
-        ([block_start(0, {"type": "text", "text": ""})], "before message_start"),
+        ([block_start(0, text_block())], "before message_start"),
         ([text_delta(0, "x")], "before message_start"),
         ([block_stop(0)], "before message_start"),
         ([message_delta()], "before message_start"),
@@ -773,19 +696,19 @@ def test_prefilled_content_in_message_start_is_kept() -> None:
         ([message_start(), text_delta(3, "x")], "content block 3"),
         ([message_start(), block_stop(0)], "content block 0"),
         (
-            [message_start(), block_start(0, {"type": "text", "text": ""}), text_delta(1, "x")],
+            [message_start(), block_start(0, text_block()), text_delta(1, "x")],
             "content block 1",
         ),
         (
             [
                 message_start(),
-                block_start(0, {"type": "text", "text": ""}),
+                block_start(0, text_block()),
                 block_stop(0),
                 text_delta(0, "late"),
             ],
             "content block 0 after it stopped",
         ),
-        ([message_start(), block_start(2, {"type": "text", "text": ""})], "index 2"),
+        ([message_start(), block_start(2, text_block())], "index 2"),
         ([message_start(), message_start()], "second message_start"),
         ([message_start(), message_stop(), message_delta()], "after message_stop"),
     ],
@@ -806,16 +729,9 @@ def test_pings_errors_and_unknown_events_change_nothing() -> None:
             message_stop(),
         ]
     )
-    assert accumulator.final_message().to_dict() == {
-        "id": MESSAGE_ID,
-        "type": "message",
-        "role": "assistant",
-        "model": MODEL,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 1},
-    }
+    assert accumulator.final_message().to_dict() == expected_message(
+        [], stop_reason=None, output_tokens=1
+    )
 
 
 def test_cost_is_linear_in_the_stream() -> None:
@@ -825,10 +741,10 @@ def test_cost_is_linear_in_the_stream() -> None:
         decode_event(dumps(event))
         for event in [
             message_start(),
-            block_start(0, {"type": "text", "text": ""}),
+            block_start(0, text_block()),
             *[text_delta(0, "word ") for _ in range(n)],
             block_stop(0),
-            block_start(1, {"type": "tool_use", "id": "t", "name": "n", "input": {}}),
+            block_start(1, tool_block("t", "n")),
             json_delta(1, '{"items": ['),
             *[json_delta(1, f'"item {i}", ') for i in range(n)],
             json_delta(1, '"last"]}'),
@@ -853,7 +769,7 @@ def tool_stream(*fragments: str, stop_block: bool = True) -> list[JSONDict]:
     """A complete stream whose one tool call carries ``fragments`` (max_tokens reached)."""
     events = [
         message_start(),
-        block_start(0, {"type": "tool_use", "id": "toolu_1", "name": "write", "input": {}}),
+        block_start(0, tool_block("toolu_1", "write")),
         *(json_delta(0, fragment) for fragment in fragments),
     ]
     if stop_block:
@@ -891,12 +807,7 @@ def test_complete_stream_with_unparseable_tool_input_returns_the_message(
     assert block.input == parsed
     assert block.input_json == "".join(fragments)
     # The block stays valid as the next request's assistant turn: no extra fields.
-    assert block.to_dict() == {
-        "type": "tool_use",
-        "id": "toolu_1",
-        "name": "write",
-        "input": parsed,
-    }
+    assert block.to_dict() == tool_block("toolu_1", "write", parsed)
 
 
 @pytest.mark.parametrize(
@@ -934,12 +845,12 @@ def test_a_fallback_block_relabels_the_model() -> None:
     message = accumulate(
         [
             message_start(),
-            block_start(0, {"type": "text", "text": ""}),
+            block_start(0, text_block()),
             text_delta(0, "I can"),
             block_stop(0),
             block_start(1, fallback),
             block_stop(1),
-            block_start(2, {"type": "text", "text": ""}),
+            block_start(2, text_block()),
             text_delta(2, "Here it is."),
             block_stop(2),
             message_delta("end_turn"),

@@ -9,7 +9,6 @@ sent), the emulator's limits, and no connection left checked out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -18,11 +17,10 @@ import pytest
 
 import streamsafe
 import streamsafe._client
+from client_support import CLASS_FOR_ERROR_TYPE, FAST
 from reliability_support import busy_connections
 from streamsafe import (
-    APIStatusError,
     AsyncClient,
-    AuthenticationError,
     BadRequestError,
     BatchCanceled,
     BatchErrored,
@@ -38,7 +36,6 @@ from streamsafe import (
     LineTooLargeError,
     NotFoundError,
     OverloadedError,
-    PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
@@ -47,24 +44,10 @@ from streamsafe.testing import BATCH_HEADER, Emulator
 
 pytestmark = pytest.mark.anyio
 
-FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
 PARAMS: dict[str, Any] = {
     "model": "claude-emulated",
     "max_tokens": 24,
     "messages": [{"role": "user", "content": "Tell me about rivers"}],
-}
-#: The design contract's table, written out independently of the library's mapping.
-CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "billing_error": PaymentRequiredError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "request_too_large": RequestTooLargeError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "timeout_error": GatewayTimeoutError,
-    "overloaded_error": OverloadedError,
 }
 RETRYABLE_TYPES = {"rate_limit_error", "api_error", "timeout_error", "overloaded_error"}
 BATCH = BATCH_HEADER
@@ -87,19 +70,6 @@ def aclient(emu: Emulator, **options: Any) -> AsyncClient:
 
 def sclient(emu: Emulator, **options: Any) -> Client:
     return Client(base_url=emu.url, api_key="test", backoff=FAST, **options)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 def polls(emu: Emulator, batch_id: str) -> int:

@@ -53,12 +53,6 @@ def run_module(*args: str, timeout: float, **env: str) -> subprocess.CompletedPr
     )
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
 @pytest.fixture
 def emu(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
     """The module's emulator, reset, with the environment of a user who set a key."""

@@ -12,7 +12,6 @@ import inspect
 import logging
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ import streamsafe._client
 from client_support import (
     AFTER_CONTENT,
     API_KEY,
+    CLASS_FOR_ERROR_TYPE,
     FAST,
     SECRET,
     aclient,
@@ -42,18 +42,12 @@ from streamsafe import (
     AsyncClient,
     AsyncMessageStream,
     AuthenticationError,
-    BadRequestError,
     Client,
-    GatewayTimeoutError,
     IncompleteStreamError,
     InternalServerError,
     Message,
     MessageStream,
     NotFoundError,
-    OverloadedError,
-    PaymentRequiredError,
-    PermissionDeniedError,
-    RateLimitError,
     RequestTooLargeError,
     TokenCount,
     UnexpectedContentTypeError,
@@ -66,19 +60,6 @@ How = Literal["stream", "create"]
 HOWS: tuple[How, ...] = ("stream", "create")
 
 
-#: The design contract's table, written out independently of the library's mapping.
-CLASS_FOR_ERROR_TYPE: dict[str, type[APIStatusError]] = {
-    "invalid_request_error": BadRequestError,
-    "authentication_error": AuthenticationError,
-    "billing_error": PaymentRequiredError,
-    "permission_error": PermissionDeniedError,
-    "not_found_error": NotFoundError,
-    "request_too_large": RequestTooLargeError,
-    "rate_limit_error": RateLimitError,
-    "api_error": InternalServerError,
-    "timeout_error": GatewayTimeoutError,
-    "overloaded_error": OverloadedError,
-}
 STATUS_FOR_TYPE: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -153,20 +134,6 @@ def exception_texts(error: BaseException) -> str:
         parts += [str(current), repr(current), *map(str, current.args)]
         current = current.__cause__ or current.__context__
     return "\n".join(parts)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, with no recorded request and no queued fault."""
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 @pytest.fixture(scope="module")

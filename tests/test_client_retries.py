@@ -12,7 +12,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Iterator
 
 import anyio
 import pytest
@@ -40,19 +39,6 @@ from streamsafe import (
 from streamsafe.testing import Emulator
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 class Clean:

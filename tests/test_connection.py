@@ -38,9 +38,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
+    with ScriptedServer() as scripted:
+        yield scripted
 
 
 SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: upgrade\r\n\r\n"
@@ -404,9 +403,8 @@ async def test_tls_connection_is_bulk_and_keeps_alive(certificate_authority: tru
     certificate_authority.issue_cert("localhost").configure_cert(server_context)
     client_context = ssl.create_default_context()
     certificate_authority.configure_trust(client_context)
-    scripted = ScriptedServer(tls=server_context)
-    scripted.replies += [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
-    try:
+    replies = [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
+    with ScriptedServer(replies, tls=server_context) as scripted:
         async with async_client(verify=client_context) as client:
             response = await client.get(scripted.url)
             assert response.content == b"".join(PIECES)
@@ -419,8 +417,6 @@ async def test_tls_connection_is_bulk_and_keeps_alive(certificate_authority: tru
             sock = stream.get_extra_info("socket")
             assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
             assert (await client.get(scripted.url)).text == "again"
-    finally:
-        scripted.close()
     assert scripted.connections == 1
 
 
@@ -435,9 +431,8 @@ async def test_bulk_connection_sockets_have_keepalive(server: ScriptedServer) ->
 
 @pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets here")
 async def test_unix_socket_origin(tmp_path: Path) -> None:
-    scripted = ScriptedServer(unix_path=str(tmp_path / "api.sock"))
-    scripted.replies += [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
-    try:
+    replies = [Reply([HEAD_CHUNKED + chunked(*PIECES)]), Reply([sized(b"again")])]
+    with ScriptedServer(replies, unix_path=str(tmp_path / "api.sock")) as scripted:
         transport = keepalive_transport(uds=scripted.unix_path)
         assert type(transport.pool) is AsyncBulkConnectionPool
         async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
@@ -445,8 +440,6 @@ async def test_unix_socket_origin(tmp_path: Path) -> None:
             assert (await client.get("http://api/v1")).text == "again"
             connections = transport.pool.connections
             assert [type(c) for c in connections] == [AsyncBulkConnection]
-    finally:
-        scripted.close()
     assert scripted.connections == 1
     assert scripted.requests[0].startswith(b"GET /v1 HTTP/1.1\r\n")
 

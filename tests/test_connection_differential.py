@@ -44,6 +44,10 @@ class Case:
     #: (without it both pools race the server's close the same way).
     pause: float = 0.0
 
+    def server(self) -> ScriptedServer:
+        """A fresh server playing this case's replies (the case itself is left as it is)."""
+        return ScriptedServer(copy.deepcopy(self.replies))
+
 
 NEXT = Reply([sized(b"next")])  # the reply to the request after the case's own
 HELLO = b"5\r\nhello\r\n"
@@ -215,10 +219,8 @@ DIFFERENCES: dict[str, tuple[Result, Result]] = {
 
 
 async def _async_run(pool_class: Callable[..., Any], case: Case) -> Result:
-    server = ScriptedServer()
-    server.replies += copy.deepcopy(case.replies)
     outcomes: list[Outcome] = []
-    try:
+    with case.server() as server:
         async with pool_class() as pool:
             for index, (method, content) in enumerate(case.requests):
                 if index:
@@ -230,29 +232,20 @@ async def _async_run(pool_class: Callable[..., Any], case: Case) -> Result:
                     outcomes.append((response.status, response.content))
                 except Exception as exc:  # the class is the outcome
                     outcomes.append(type(exc))
-    finally:
-        server.close()
     return outcomes, server.connections
 
 
 def _sync_run(pool_class: Callable[..., Any], case: Case) -> Result:
-    server = ScriptedServer()
-    server.replies += copy.deepcopy(case.replies)
     outcomes: list[Outcome] = []
-    try:
-        with pool_class() as pool:
-            for index, (method, content) in enumerate(case.requests):
-                if index:
-                    time.sleep(case.pause)
-                try:
-                    response = pool.request(
-                        method, server.url, content=content, extensions=TIMEOUTS
-                    )
-                    outcomes.append((response.status, response.content))
-                except Exception as exc:  # the class is the outcome
-                    outcomes.append(type(exc))
-    finally:
-        server.close()
+    with case.server() as server, pool_class() as pool:
+        for index, (method, content) in enumerate(case.requests):
+            if index:
+                time.sleep(case.pause)
+            try:
+                response = pool.request(method, server.url, content=content, extensions=TIMEOUTS)
+                outcomes.append((response.status, response.content))
+            except Exception as exc:  # the class is the outcome
+                outcomes.append(type(exc))
     return outcomes, server.connections
 
 
@@ -312,16 +305,12 @@ async def _async_trace(pool_class: Callable[..., Any], case: Case) -> list[Event
     async def trace(name: str, info: dict[str, Any]) -> None:
         events.append(_summary(name, info))
 
-    server = ScriptedServer()
-    server.replies += copy.deepcopy(case.replies)
-    try:
+    with case.server() as server:
         async with pool_class() as pool:
             for method, content in case.requests:
                 extensions = {**TIMEOUTS, "trace": trace}
                 with contextlib.suppress(httpcore.RemoteProtocolError):
                     await pool.request(method, server.url, content=content, extensions=extensions)
-    finally:
-        server.close()
     return events
 
 
@@ -331,16 +320,11 @@ def _sync_trace(pool_class: Callable[..., Any], case: Case) -> list[Event]:
     def trace(name: str, info: dict[str, Any]) -> None:
         events.append(_summary(name, info))
 
-    server = ScriptedServer()
-    server.replies += copy.deepcopy(case.replies)
-    try:
-        with pool_class() as pool:
-            for method, content in case.requests:
-                extensions = {**TIMEOUTS, "trace": trace}
-                with contextlib.suppress(httpcore.RemoteProtocolError):
-                    pool.request(method, server.url, content=content, extensions=extensions)
-    finally:
-        server.close()
+    with case.server() as server, pool_class() as pool:
+        for method, content in case.requests:
+            extensions = {**TIMEOUTS, "trace": trace}
+            with contextlib.suppress(httpcore.RemoteProtocolError):
+                pool.request(method, server.url, content=content, extensions=extensions)
     return events
 
 

@@ -101,19 +101,14 @@ def accumulate(events: list[Event]) -> dict[str, Any]:
     return message
 
 
-@pytest.fixture(scope="module")
-def shared_emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def emu(shared_emulator: Emulator) -> Iterator[Emulator]:
-    shared_emulator.clear()
-    yield shared_emulator
-    shared_emulator.clear()
-    shared_emulator.event_delay = 0.0
-    shared_emulator.ping_interval = None
+def emu(emulator: Emulator) -> Iterator[Emulator]:
+    """The module's emulator, cleared, with its default pacing restored afterwards."""
+    emulator.clear()
+    yield emulator
+    emulator.clear()
+    emulator.event_delay = 0.0
+    emulator.ping_interval = None
 
 
 @pytest.fixture

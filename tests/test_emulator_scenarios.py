@@ -158,19 +158,6 @@ def same_content(streamed: dict[str, Any], whole: dict[str, Any]) -> None:
 # -- fixtures and fetching ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared_emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(shared_emulator: Emulator) -> Iterator[Emulator]:
-    shared_emulator.clear()
-    yield shared_emulator
-    shared_emulator.clear()
-
-
 @pytest.fixture
 async def client(emu: Emulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=emu.url, timeout=5.0) as http:
@@ -566,8 +553,8 @@ async def test_aws_request_ids_option() -> None:
 # -- sync httpx ---------------------------------------------------------------------------------
 
 
-def test_scenarios_with_sync_httpx(shared_emulator: Emulator) -> None:
-    with httpx.Client(base_url=shared_emulator.url, timeout=5.0) as http:
+def test_scenarios_with_sync_httpx(emulator: Emulator) -> None:
+    with httpx.Client(base_url=emulator.url, timeout=5.0) as http:
         check_eager_cut(*both_sync(http, eager_body(8)), 8)
         check_compaction(*both_sync(http, compaction_body(50)), threshold_hit=True)
         check_fallback(*both_sync(http, FALLBACK_BODY))
@@ -586,11 +573,9 @@ def test_scenarios_with_sync_httpx(shared_emulator: Emulator) -> None:
 
 
 @pytest.fixture
-def sdk(shared_emulator: Emulator) -> Iterator[Any]:
+def sdk(emulator: Emulator) -> Iterator[Any]:
     anthropic = pytest.importorskip("anthropic")
-    with anthropic.Anthropic(
-        base_url=shared_emulator.url, api_key="test", max_retries=0
-    ) as sdk_client:
+    with anthropic.Anthropic(base_url=emulator.url, api_key="test", max_retries=0) as sdk_client:
         yield sdk_client
 
 
@@ -601,14 +586,14 @@ def sdk_stream(sdk: Any, body: dict[str, Any], **extra: Any) -> Any:
             return stream.get_final_message()
 
 
-def test_sdk_eager_tool_cut(sdk: Any, shared_emulator: Emulator) -> None:
+def test_sdk_eager_tool_cut(sdk: Any, emulator: Emulator) -> None:
     message = sdk_stream(sdk, eager_body(27))
     (block,) = message.content
     assert block.type == "tool_use"
     assert block.name == "write_file"
     assert message.stop_reason == "max_tokens"
     # The SDK parses partial JSON leniently: the cut string is dropped, no error.
-    http = httpx.post(f"{shared_emulator.url}/v1/messages", json=eager_body(27))
+    http = httpx.post(f"{emulator.url}/v1/messages", json=eager_body(27))
     assert block.input == http.json()["content"][0]["input"] == {"path": block.input["path"]}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -461,19 +460,6 @@ PARAMS: dict[str, Any] = {
     "max_tokens": 48,
     "messages": [{"role": "user", "content": "Tell me about streams"}],
 }
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 async def arun(client: AsyncClient, how: How) -> None:

@@ -9,7 +9,6 @@ Each goes through ``messages.stream(...)`` and ``messages.create(...)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -60,12 +59,6 @@ FALLBACK = request(
     fallbacks=[{"model": "claude-opus-4-8"}],
 )
 REFUSAL = request(messages=[{"role": "user", "content": f"Please {REFUSAL_MAGIC_STRING}"}])
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 def async_client(emulator: Emulator) -> streamsafe.AsyncClient:

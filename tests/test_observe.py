@@ -21,7 +21,6 @@ from __future__ import annotations
 import gc
 import logging
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,12 +217,6 @@ class Telemetry:
                     if metric.name == name:
                         found += list(metric.data.data_points)
         return found
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 @pytest.fixture(autouse=True)

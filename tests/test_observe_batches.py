@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import streamsafe
+from client_support import FAST
 from streamsafe import (
     AsyncClient,
     BatchEnd,
@@ -46,7 +46,6 @@ from streamsafe.testing import BATCH_HEADER, Emulator
 
 pytestmark = pytest.mark.anyio
 
-FAST = streamsafe.Backoff(initial=0.01, maximum=0.05)
 MODEL = "claude-emulated"
 PARAMS: dict[str, Any] = {
     "model": MODEL,
@@ -181,19 +180,6 @@ def ok(span: ReadableSpan) -> None:
 def failed(span: ReadableSpan, error_type: str) -> None:
     assert span.status.status_code is StatusCode.ERROR
     assert attrs(span)["error.type"] == error_type
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    emulator.clear()
-    yield emulator
-    emulator.clear()
 
 
 @pytest.fixture

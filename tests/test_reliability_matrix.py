@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
 
 import anyio
 import httpx
@@ -82,12 +81,6 @@ IDLE_TIMEOUT = 2.0
 TIMER_SLACK = 3.0
 #: Hang guard for one stream that should fail fast.
 GUARD = 10.0
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import gc
 import os
 import time
 import warnings
-from collections.abc import Iterator
 
 import anyio
 import httpx
@@ -102,12 +101,6 @@ CALLER_KINDS = ("caller:break", "caller:raise", "caller:cancel")
 #: Stalls, served to a client with tight timers (read 0.1 s, watchdog 0.15 s).
 TIMER_KINDS = ("stall@5;seconds=30", "stall_pings@5;seconds=30;every=0.03")
 FAST_KINDS = [*HEADER_KINDS, *RAW_KINDS, *CALLER_KINDS]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ Async (asyncio and trio) and sync clients, and the low-level
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -51,12 +50,6 @@ pytestmark = pytest.mark.anyio
 
 GUARD = 15.0
 LIMIT = 0.6
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
 
 
 @pytest.fixture(autouse=True)

@@ -58,18 +58,15 @@ def trusting(ca: trustme.CA, *, client_cert: bool = False) -> ssl.SSLContext:
 
 @pytest.fixture
 def tls_server(ca: trustme.CA) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(tls=server_context(ca))
-    server.replies.append(Reply([REPLY]))
-    yield server
-    server.close()
+    with ScriptedServer([Reply([REPLY])], tls=server_context(ca)) as server:
+        yield server
 
 
 @pytest.fixture
 def mtls_server(ca: trustme.CA) -> Iterator[ScriptedServer]:
-    server = ScriptedServer(tls=server_context(ca, client_cert_required=True))
-    server.replies.append(Reply([REPLY]))
-    yield server
-    server.close()
+    context = server_context(ca, client_cert_required=True)
+    with ScriptedServer([Reply([REPLY])], tls=context) as server:
+        yield server
 
 
 def check(message: streamsafe.Message, server: ScriptedServer) -> None:

@@ -13,6 +13,7 @@ import httpcore
 import httpx
 import pytest
 
+from loopback_server import ScriptedServer, always_ok
 from streamsafe.transport import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LIMITS,
@@ -44,104 +45,20 @@ def _no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --------------------------------------------------------------------------
-# A loopback HTTP/1.1 server (also used as a forwarding-proxy stand-in)
+# The origin and the proxy: loopback servers answering every request with 200
 # --------------------------------------------------------------------------
 
 
-class LoopbackServer:
-    """Answers every request with ``200`` and a fixed body; records request lines.
-
-    A plain-``http://`` request sent through an HTTP proxy arrives in absolute
-    form (``GET http://host/path HTTP/1.1``), so the same server can play the
-    proxy: its recorded request lines tell which route a request took.
-    """
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.request_lines: list[str] = []
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, daemon=True)
-        self._accepter.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(None)
-            with self._lock:
-                self.connections += 1
-                self._conns.append(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buffer = b""
-        with conn:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    try:
-                        chunk = conn.recv(65536)
-                    except OSError:
-                        return
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, buffer = buffer.split(b"\r\n\r\n", 1)
-                line = head.split(b"\r\n", 1)[0].decode("ascii")
-                with self._lock:
-                    self.request_lines.append(line)
-                if line.startswith("CONNECT "):
-                    # Accept the tunnel, then hang up: this stand-in speaks no TLS.
-                    with contextlib.suppress(OSError):
-                        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    return
-                reply = (
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                    b"Content-Length: " + str(len(self.body)).encode() + b"\r\n\r\n" + self.body
-                )
-                try:
-                    conn.sendall(reply)
-                except OSError:
-                    return
-
-    def close(self) -> None:
-        self._stop.set()
-        self._accepter.join()
-        self._listener.close()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(timeout=2)
+@pytest.fixture
+def origin() -> Iterator[ScriptedServer]:
+    with ScriptedServer(respond=always_ok(b"direct"), host="127.0.0.1") as server:
+        yield server
 
 
 @pytest.fixture
-def origin() -> Iterator[LoopbackServer]:
-    server = LoopbackServer(b"direct")
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def proxy() -> Iterator[LoopbackServer]:
-    server = LoopbackServer(b"via-proxy")
-    yield server
-    server.close()
+def proxy() -> Iterator[ScriptedServer]:
+    with ScriptedServer(respond=always_ok(b"via-proxy"), host="127.0.0.1") as server:
+        yield server
 
 
 def network_socket(response: httpx.Response) -> Any:
@@ -169,7 +86,7 @@ KEEPALIVE = {"keepalive_idle": 37, "keepalive_interval": 7, "keepalive_count": 3
 # --------------------------------------------------------------------------
 
 
-async def test_async_default_client_socket_has_keepalive(origin: LoopbackServer) -> None:
+async def test_async_default_client_socket_has_keepalive(origin: ScriptedServer) -> None:
     async with (
         default_async_client(**KEEPALIVE) as client,
         client.stream("GET", origin.url + "/a") as response,
@@ -179,12 +96,12 @@ async def test_async_default_client_socket_has_keepalive(origin: LoopbackServer)
     assert origin.request_lines == ["GET /a HTTP/1.1"]
 
 
-async def test_async_default_client_uses_default_keepalive(origin: LoopbackServer) -> None:
+async def test_async_default_client_uses_default_keepalive(origin: ScriptedServer) -> None:
     async with default_async_client() as client, client.stream("GET", origin.url) as response:
         assert_keepalive(network_socket(response), 60, 10, 5)
 
 
-def test_sync_default_client_socket_has_keepalive(origin: LoopbackServer) -> None:
+def test_sync_default_client_socket_has_keepalive(origin: ScriptedServer) -> None:
     with (
         default_sync_client(**KEEPALIVE) as client,
         client.stream("GET", origin.url + "/s") as response,
@@ -194,7 +111,7 @@ def test_sync_default_client_socket_has_keepalive(origin: LoopbackServer) -> Non
     assert origin.request_lines == ["GET /s HTTP/1.1"]
 
 
-async def test_keepalive_transport_socket(origin: LoopbackServer) -> None:
+async def test_keepalive_transport_socket(origin: ScriptedServer) -> None:
     transport = keepalive_transport(idle=20, interval=4, count=2)
     async with (
         httpx.AsyncClient(transport=transport) as client,
@@ -203,7 +120,7 @@ async def test_keepalive_transport_socket(origin: LoopbackServer) -> None:
         assert_keepalive(network_socket(response), 20, 4, 2)
 
 
-def test_sync_keepalive_transport_socket(origin: LoopbackServer) -> None:
+def test_sync_keepalive_transport_socket(origin: ScriptedServer) -> None:
     transport = sync_keepalive_transport(idle=21, interval=5, count=4)
     with httpx.Client(transport=transport) as client, client.stream("GET", origin.url) as response:
         assert_keepalive(network_socket(response), 21, 5, 4)
@@ -346,7 +263,7 @@ def test_extra_socket_options_are_kept() -> None:
 
 
 async def test_env_proxy_is_used_with_keepalive(
-    monkeypatch: pytest.MonkeyPatch, proxy: LoopbackServer
+    monkeypatch: pytest.MonkeyPatch, proxy: ScriptedServer
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     async with default_async_client(**KEEPALIVE) as client:
@@ -386,7 +303,7 @@ class _RecordingBackend(httpcore.AsyncNetworkBackend):
 
 
 async def test_https_tunnel_through_proxy_has_keepalive(
-    monkeypatch: pytest.MonkeyPatch, proxy: LoopbackServer
+    monkeypatch: pytest.MonkeyPatch, proxy: ScriptedServer
 ) -> None:
     # CONNECT tunnels are opened by a different httpcore class than forwarded
     # requests; the socket to the proxy must get keep-alive all the same.
@@ -408,7 +325,7 @@ async def test_https_tunnel_through_proxy_has_keepalive(
     assert recorder.seen[0][1:] == expected[1:]
 
 
-def test_plain_httpx_proxy_transport_is_not_trusted(proxy: LoopbackServer) -> None:
+def test_plain_httpx_proxy_transport_is_not_trusted(proxy: ScriptedServer) -> None:
     # httpcore 1.0 keeps socket_options on its proxy pool but never applies
     # them to proxy connections: has_keepalive must not be fooled.
     options = keepalive_socket_options()
@@ -422,7 +339,7 @@ def test_plain_httpx_proxy_transport_is_not_trusted(proxy: LoopbackServer) -> No
 
 
 async def test_no_proxy_host_goes_direct(
-    monkeypatch: pytest.MonkeyPatch, proxy: LoopbackServer, origin: LoopbackServer
+    monkeypatch: pytest.MonkeyPatch, proxy: ScriptedServer, origin: ScriptedServer
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "localhost, 127.0.0.1")
@@ -437,7 +354,7 @@ async def test_no_proxy_host_goes_direct(
     assert proxy.request_lines == ["GET http://upstream.invalid/p HTTP/1.1"]
 
 
-def test_sync_env_proxy_is_used(monkeypatch: pytest.MonkeyPatch, proxy: LoopbackServer) -> None:
+def test_sync_env_proxy_is_used(monkeypatch: pytest.MonkeyPatch, proxy: ScriptedServer) -> None:
     monkeypatch.setenv("http_proxy", proxy.url)
     with default_sync_client(**KEEPALIVE) as client:
         assert has_keepalive(client)
@@ -448,7 +365,7 @@ def test_sync_env_proxy_is_used(monkeypatch: pytest.MonkeyPatch, proxy: Loopback
 
 
 async def test_explicit_proxy_overrides_environment(
-    monkeypatch: pytest.MonkeyPatch, proxy: LoopbackServer
+    monkeypatch: pytest.MonkeyPatch, proxy: ScriptedServer
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would fail if used
     async with default_async_client(proxy=proxy.url) as client:
@@ -459,7 +376,7 @@ async def test_explicit_proxy_overrides_environment(
 
 
 async def test_trust_env_false_ignores_proxy_variables(
-    monkeypatch: pytest.MonkeyPatch, origin: LoopbackServer
+    monkeypatch: pytest.MonkeyPatch, origin: ScriptedServer
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     async with default_async_client(trust_env=False) as client:
@@ -672,7 +589,7 @@ async def test_sharded_cancelled_request_releases() -> None:
     assert sharded.in_flight == (0, 0)
 
 
-async def test_sharded_real_connections_spread_over_pools(origin: LoopbackServer) -> None:
+async def test_sharded_real_connections_spread_over_pools(origin: ScriptedServer) -> None:
     async with default_async_client(shards=4, **KEEPALIVE) as client:
         sharded = client._transport
         assert isinstance(sharded, ShardedAsyncTransport)
@@ -687,7 +604,7 @@ async def test_sharded_real_connections_spread_over_pools(origin: LoopbackServer
     assert origin.connections == 8
 
 
-def test_sync_sharded_spreads_and_releases(origin: LoopbackServer) -> None:
+def test_sync_sharded_spreads_and_releases(origin: ScriptedServer) -> None:
     with default_sync_client(shards=3) as client:
         sharded = client._transport
         assert isinstance(sharded, ShardedTransport)
@@ -781,7 +698,7 @@ async def test_sharded_aclose_closes_every_shard() -> None:
     assert all(transport.closed for transport in inner)
 
 
-async def test_default_client_aclose_closes_shards(origin: LoopbackServer) -> None:
+async def test_default_client_aclose_closes_shards(origin: ScriptedServer) -> None:
     client = default_async_client(shards=2)
     await client.get(origin.url)
     sharded = client._transport
