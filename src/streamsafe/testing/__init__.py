@@ -272,9 +272,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
     ) from _exc
 
 from ._batches import BATCH_HEADER
-from ._content import REFUSAL_MAGIC_STRING
 from ._emulator import Emulator, serve
 from ._faults import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Fault, RawResponse
+from ._refusal import REFUSAL_MAGIC_STRING
 from ._server import (
     AWS_HEADER,
     AWS_REQUEST_ID_HEADER,

@@ -70,8 +70,10 @@ import anyio
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._content import dump_json, make_id, message_object, plan_response
+from ._content import plan_response
 from ._faults import ERROR_TYPES, error_message, error_type_for_status
+from ._ids import make_id
+from ._render import dump_json, message_object
 from ._state import EmulatorState, RecordedRequest
 
 __all__ = ["BATCH_HEADER", "MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "batch_routes"]
