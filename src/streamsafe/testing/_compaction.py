@@ -39,6 +39,7 @@ def compaction_edit(context_management: Any) -> tuple[int, bool] | None:
 
 
 def with_compaction(plan: Plan, last_text: bytes, input_tokens: int, *, pause: bool) -> Plan:
+    """``plan`` after a compaction block (``pause``: the block alone)."""
     rng = seeded_rng(last_text, b"compaction")
     summary = "".join(word_tokens(rng, COMPACTION_SUMMARY_WORDS))
     digest = hashlib.sha512(summary.encode("utf-8")).digest()

@@ -43,6 +43,7 @@ _ENDINGS: tuple[str, ...] = (".", ".", ".", ".", "!", "?")
 
 
 def seeded_rng(*seed: bytes) -> random.Random:
+    """A generator seeded from ``seed`` (joined with a unit separator)."""
     material = b"\x1f".join(seed)
     return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
 
@@ -84,10 +85,12 @@ def _group(rng: random.Random, tokens: Sequence[str], smallest: int, largest: in
 
 
 def text_block(rng: random.Random, tokens: Sequence[str]) -> PlannedBlock:
+    """A text block of ``tokens``, streamed one to three words per delta."""
     return PlannedBlock("text", tuple(_group(rng, tokens, 1, 3)))
 
 
 def thinking_block(rng: random.Random, count: int) -> PlannedBlock:
+    """A thinking block of ``count`` words and a signature derived from them."""
     tokens = word_tokens(rng, count)
     chunks = tuple(_group(rng, tokens, 3, 8))
     digest = hashlib.sha512("".join(chunks).encode("utf-8")).digest()

@@ -55,6 +55,7 @@ def tool_calls(
     choice: Any,
     seed_text: bytes,
 ) -> list[PlannedBlock]:
+    """One or two calls (``tool_choice`` permitting), their ids seeded from ``seed_text``."""
     choice_map: Mapping[str, Any] = choice if isinstance(choice, Mapping) else {}
     if choice_map.get("type") == "tool":
         named = [tool for tool in tools if tool.get("name") == choice_map.get("name")]
