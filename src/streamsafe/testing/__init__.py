@@ -272,10 +272,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
     ) from _exc
 
 from ._batches import BATCH_HEADER
-from ._content import REFUSAL_MAGIC_STRING
 from ._emulator import Emulator, serve
 from ._faults import ERROR_TYPES, STATUS_FOR_ERROR_TYPE, Fault, RawResponse
-from ._server import (
+from ._http import (
     AWS_HEADER,
     AWS_REQUEST_ID_HEADER,
     DELAY_HEADER,
@@ -283,6 +282,7 @@ from ._server import (
     MAX_REQUEST_BYTES,
     REFUSAL_HEADER,
 )
+from ._refusal import REFUSAL_MAGIC_STRING
 from ._state import RecordedRequest
 
 __all__ = [

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._content import dump_json
 from ._faults import Fault
+from ._render import dump_json
 from ._state import EmulatorState, format_log_line
 
 __all__ = ["ADMIN_PREFIX", "admin_routes"]

@@ -71,8 +71,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._batch_core import CUSTOM_ID_PATTERN, MAX_BATCH_REQUESTS
-from ._content import dump_json, make_id, message_object, plan_response
+from ._content import plan_response
 from ._faults import ERROR_TYPES, error_message, error_type_for_status
+from ._http import AWS_REQUEST_ID_HEADER, derive_aws_request_id, wants_aws
+from ._ids import make_id
+from ._render import dump_json, message_object
 from ._state import EmulatorState, RecordedRequest
 
 __all__ = ["BATCH_HEADER", "MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "batch_routes"]
@@ -517,11 +520,9 @@ class _Endpoint:
                 )
             )
 
-        from ._server import AWS_REQUEST_ID_HEADER, _aws_request_id, _wants_aws  # a cycle
-
         extra: tuple[tuple[str, str], ...] = ()
-        if _wants_aws(state, headers):
-            extra = ((AWS_REQUEST_ID_HEADER, _aws_request_id(request_id)),)
+        if wants_aws(state, headers):
+            extra = ((AWS_REQUEST_ID_HEADER, derive_aws_request_id(request_id)),)
         call = _Call(scope, receive, send, request_id, headers, record, extra_headers=extra)
         if not self._reads_body:
             record(0)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._content import make_id
 from ._faults import Fault
+from ._ids import make_id
 
 __all__ = ["EmulatorState", "RecordedRequest"]
 
