@@ -147,6 +147,22 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert any("streamsafe._errors" in cycle for cycle in _cycles(graph))
 
 
+def test_the_emulator_imports_nothing_of_the_client() -> None:
+    """``streamsafe.testing`` is an independent server: it can test the client only if it
+    shares none of its code (a wrong limit or rule would be wrong on both sides)."""
+    leaks = {
+        (module, target)
+        for module in MODULES
+        if module.startswith("streamsafe.testing")
+        for target in imports_of(module)
+        if target.startswith("streamsafe")
+        and not target.startswith("streamsafe.testing")
+        # the pytest plugin of the emulator, kept outside so pytest can load it without extras
+        and target != "streamsafe._pytest_plugin"
+    }
+    assert leaks == set()
+
+
 @pytest.mark.parametrize("module", SANS_IO)
 def test_sans_io_cores_import_no_io(module: str) -> None:
     assert module in MODULES

@@ -70,7 +70,6 @@ import anyio
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from .._batch_core import CUSTOM_ID_PATTERN, MAX_BATCH_REQUESTS
 from ._content import plan_response
 from ._faults import ERROR_TYPES, error_message, error_type_for_status
 from ._http import AWS_REQUEST_ID_HEADER, derive_aws_request_id, wants_aws
@@ -81,7 +80,12 @@ from ._state import EmulatorState, RecordedRequest
 __all__ = ["BATCH_HEADER", "MAX_BATCH_BYTES", "MAX_BATCH_REQUESTS", "batch_routes"]
 
 BATCH_HEADER = "x-streamsafe-batch"
+# The API's limits, stated here again on purpose: the emulator is an independent
+# server (it imports nothing from the client), so a wrong limit in the client's
+# checks (_batch_core) shows up as a disagreement instead of being shared.
 MAX_BATCH_BYTES = 256 * 1024 * 1024
+MAX_BATCH_REQUESTS = 100_000
+_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _EXPIRY = 24 * 3600.0
 _CANCEL_DELAY = 5.0
 _JSON = "application/json"
@@ -281,7 +285,7 @@ class _BatchApp:
         items: list[tuple[str, Any]] = []
         for index, item in enumerate(requests):
             custom_id = item.get("custom_id") if isinstance(item, dict) else None
-            if not isinstance(custom_id, str) or not CUSTOM_ID_PATTERN.fullmatch(custom_id):
+            if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
                 raise _Refused(
                     400, f"requests.{index}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$"
                 )
