@@ -160,9 +160,11 @@ class _MessageCore:
         return isinstance(event, ContentBlockStartEvent)
 
 
-def _warn_unclosed(kind: str, response: httpx.Response, request_id: str | None, call: Call) -> None:
+def _warn_unclosed(
+    kind: str, response: httpx.Response, request_id: str | None, core: _MessageCore
+) -> None:
     """Finalizer of a stream: end its call; warn when its response is still open."""
-    call.stream_collected()
+    core.call.stream_collected(core)
     if not response.is_closed:
         how = "'async with' or 'await stream.aclose()'" if kind.startswith("Async") else "'with'"
         warnings.warn(
@@ -187,7 +189,7 @@ class MessageStreamBase:
             type(self).__name__,
             self._response,
             self.request_id,
-            self._core.call,
+            self._core,
         )
         finalizer.atexit = False
 
