@@ -54,7 +54,7 @@ import httpx
 import msgspec
 
 from ._accumulate import MessageAccumulator
-from ._decode import decode_known_event, decode_unfamiliar_event
+from ._decode import decode_event, decode_known_event, decode_unfamiliar_event
 from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
@@ -123,6 +123,16 @@ class _MessageCore:
         except APIError as exc:
             self.fail(exc)
             raise
+        return event
+
+    def on_sse_after_stop(self, sse: RawEvent) -> StreamEvent:
+        """An event after ``message_stop``: a ping or an unknown event is handed out.
+
+        Anything else raises; that is no failure of the complete message (the
+        caller passes the error to :meth:`after_stop`, which logs it).
+        """
+        event = decode_event(sse[1])
+        self.apply(event)
         return event
 
     def on_end(self, ended_cleanly: bool) -> None:

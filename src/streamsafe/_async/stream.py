@@ -101,7 +101,7 @@ class AsyncMessageStream(MessageStreamBase):
             # the read timeout (its Deadline does nothing).
             with AsyncDeadline(core.stop_deadline):
                 try:
-                    return core.on_sse(await self._source.next_raw())
+                    return core.on_sse_after_stop(await self._source.next_raw())
                 except StopAsyncIteration:
                     core.over = True
                     raise

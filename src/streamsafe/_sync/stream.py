@@ -100,7 +100,7 @@ class MessageStream(MessageStreamBase):
             # the read timeout (its Deadline does nothing).
             with Deadline(core.stop_deadline):
                 try:
-                    return core.on_sse(self._source.next_raw())
+                    return core.on_sse_after_stop(self._source.next_raw())
                 except StopIteration:
                     core.over = True
                     raise
