@@ -28,9 +28,10 @@ its error is kept and raised, again on every read, once the events before it
 are consumed) or ``CLOSED`` (the ``connect_events`` block exited first: a read
 then finds the end). A read that raises (a transport failure, the watchdog,
 an oversize event) leaves the source ``OPEN``: what it ended is the message
-stream's to record, one layer up. This
-module holds everything they share; the I/O (the event sources and
-``aconnect_events``) is written once in ``_async/sse.py``, and
+stream's to record, one layer up.
+
+This module holds everything the twins share; the I/O (the event sources
+and ``aconnect_events``) is written once in ``_async/sse.py``, and
 ``_sync/sse.py`` is generated from it by ``scripts/unasync.py``.
 """
 

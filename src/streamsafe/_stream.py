@@ -29,9 +29,10 @@ event source below keeps its own lifecycle, the state of the bytes (see
 ``_sse``); the stream reads that source and never writes its state. Whether
 the message is complete (``message_stop`` arrived) is the accumulator's
 ``done``: the stream keeps no copy of it. Iterating a failed or closed stream
-again asks its event source again, which re-raises a kept error frame or
-finds the end (:class:`~streamsafe.IncompleteStreamError` again); after
-``message_stop`` only an ``OPEN`` stream reads on.
+again asks its event source again (a kept error frame is raised again, a
+body that ended or was closed gives :class:`~streamsafe.IncompleteStreamError`
+again, a read that failed is tried again); the lifecycle keeps the first
+ending. After ``message_stop`` only an ``OPEN`` stream reads on.
 
 A stream that is garbage-collected while its response is still open (never
 closed, not read to the end) emits a :class:`ResourceWarning`, as an unclosed
