@@ -476,6 +476,49 @@ async def test_iterating_again_after_the_incomplete_error_raises_again() -> None
     assert again.value.partial_message.text == "Let me check ☀."
 
 
+class _Endings(streamsafe.Observer):
+    def __init__(self) -> None:
+        self.ends: list[streamsafe.StreamEnd] = []
+
+    def on_end(self, call: streamsafe.Call, end: streamsafe.StreamEnd) -> None:
+        self.ends.append(end)
+
+
+# A content event after message_stop: the message is complete, so it is logged and dropped.
+STRAY_AFTER_STOP = [*TOOL_STREAM, text_delta(0, " stray")]
+
+
+async def test_a_stray_event_after_message_stop_leaves_the_call_completed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG", logger="streamsafe")
+    observer = _Endings()
+    server = serve(STRAY_AFTER_STOP, chunk_size=7)
+    async with (
+        server.async_client() as client,
+        streamsafe.aconnect_message_stream(client, "POST", PATH, observer=observer) as stream,
+    ):
+        seen = [event async for event in stream]
+        message = await stream.get_final_message()
+    assert len(seen) == len(TOOL_STREAM)
+    assert message.to_dict() == TOOL_STREAM_FINAL
+    assert [(end.outcome, end.error) for end in observer.ends] == [("completed", None)]
+    assert "ignored after message_stop" in caplog.text
+    assert "stray" not in message.text
+
+
+def test_sync_a_stray_event_after_message_stop_leaves_the_call_completed() -> None:
+    observer = _Endings()
+    server = serve(STRAY_AFTER_STOP, chunk_size=7)
+    with (
+        server.client() as client,
+        streamsafe.connect_message_stream(client, "POST", PATH, observer=observer) as stream,
+    ):
+        message = stream.get_final_message()
+    assert message.to_dict() == TOOL_STREAM_FINAL
+    assert [(end.outcome, end.error) for end in observer.ends] == [("completed", None)]
+
+
 # ---------------------------------------------------------------------------
 # In-stream errors and protocol violations
 # ---------------------------------------------------------------------------

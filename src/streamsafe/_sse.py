@@ -20,9 +20,19 @@ raises. Transport failures become :class:`APIConnectionError` /
 error each of these is, is decided in :mod:`streamsafe._failures`.
 
 The async and sync event sources are thin twins over :class:`SourceCore`,
-which holds every decision; they only differ in how they await bytes. This
-module holds everything they share; the I/O (the event sources and
-``aconnect_events``) is written once in ``_async/sse.py``, and
+which holds every decision; they only differ in how they await bytes.
+
+Where a source is in its life is one attribute, ``SourceCore.lifecycle`` (a
+:class:`~streamsafe._lifecycle.SourceLifecycle`): ``OPEN`` while bytes may
+arrive, then ``ENDED`` (the body ended), ``FAILED`` (an error frame arrived:
+its error is kept and raised, again on every read, once the events before it
+are consumed) or ``CLOSED`` (the ``connect_events`` block exited first: a read
+then finds the end). A read that raises (a transport failure, the watchdog,
+an oversize event) leaves the source ``OPEN``: what it ended is the message
+stream's to record, one layer up.
+
+This module holds everything the twins share; the I/O (the event sources
+and ``aconnect_events``) is written once in ``_async/sse.py``, and
 ``_sync/sse.py`` is generated from it by ``scripts/unasync.py``.
 """
 
@@ -38,6 +48,7 @@ from ._compat import keep_content
 from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
 from ._errors import APIConnectionError, APIError, StreamIdleTimeoutError
 from ._failures import error_from_event_data, transport_error
+from ._lifecycle import CLOSED, OPEN, SourceLifecycle
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -137,12 +148,10 @@ class SourceCore:
         #: Seconds spent waiting for bytes since the last content event. Only
         #: time inside a read counts: a slow consumer is not a stalled server.
         self.waited = 0.0
-        self.finished = False
-        #: The ``connect_events`` block exited and closed the response. (Not
-        #: ``response.is_closed``: a response read in full up front is closed too.)
-        self.closed = False
-        #: An in-stream error, raised once the events before it are consumed.
-        self.error: APIError | None = None
+        #: OPEN, then ENDED, FAILED (an error frame: ``lifecycle.error``) or CLOSED
+        #: (the block exited first; not ``response.is_closed``: a response read in
+        #: full up front is closed too).
+        self.lifecycle = SourceLifecycle()
         #: Body bytes and SSE events received, counted per read (never per event).
         self.bytes_read = 0
         self.events_read = 0
@@ -155,21 +164,33 @@ class SourceCore:
             self._inspect(events)
         return events
 
-    def end(self) -> list[RawEvent]:
-        self.finished = True
-        events = self.decoder.end_raw()
-        if events:
-            self._inspect(events)
-            self.events_read += len(events)
-        return events
+    def end(self) -> None:
+        """The body ended, or a read found its block closed: tell the decoder.
+
+        The decoder never holds an event back at the end (see ``end_raw``);
+        it raises :class:`~streamsafe.EventTooLargeError` here if an oversize
+        event it found has not been raised yet.
+        """
+        self.lifecycle.end()
+        self.decoder.end_raw()
+
+    def after_end(self) -> None:
+        """A read of a source that is no longer OPEN (the shell then stops iterating).
+
+        FAILED raises the kept error again; CLOSED tells the decoder the end.
+        """
+        lifecycle = self.lifecycle
+        if lifecycle.error is not None:
+            raise lifecycle.error
+        if lifecycle.phase is CLOSED:
+            self.end()
 
     def _inspect(self, events: list[RawEvent]) -> None:
         """Find an error event; the events before it are still delivered, then it raises."""
         content = False
         for position, (kind, data, _, _) in enumerate(events):
             if kind == "error" or (kind not in _CONTENT_EVENTS and _has_type(data, "error")):
-                self.error = self.stream_error(data)
-                self.finished = True
+                self.lifecycle.fail(self.stream_error(data))
                 del events[position:]
                 break
             if kind != "ping" and not (kind == "message" and _has_type(data, "ping")):
@@ -269,8 +290,9 @@ class EventSourceBase:
 
     @property
     def ended_cleanly(self) -> bool:
-        """The byte stream ended on an event boundary (nothing was cut)."""
-        return self._core.finished and self._core.decoder.ended_cleanly
+        """No more events will come, and the bytes stopped on an event boundary."""
+        core = self._core
+        return core.lifecycle.phase is not OPEN and core.decoder.ended_cleanly
 
     def _release_consumed(self) -> None:
         """Drop the consumed batch before waiting for the next one.

@@ -19,6 +19,21 @@ bytes after ``message_stop`` end the iteration normally (and are logged on the
 :data:`AFTER_STOP_GRACE` seconds for the end of the body; the sync one at
 most the read timeout (a blocking read cannot be cut short).
 
+Where a stream is in its life is one attribute, ``_MessageCore.lifecycle``
+(a :class:`~streamsafe._lifecycle.StreamLifecycle`), for what the caller
+sees: ``OPEN``, then ``ENDED`` (its iteration is over: ``message_stop``
+arrived, then the body ended or something after it was ignored), ``FAILED``
+(an error was raised to the caller; ``lifecycle.error`` is the first) or
+``CLOSED`` (the caller closed it, or left its block, before it ended). The
+event source below keeps its own lifecycle, the state of the bytes (see
+``_sse``); the stream reads that source and never writes its state. Whether
+the message is complete (``message_stop`` arrived) is the accumulator's
+``done``: the stream keeps no copy of it. Iterating a failed or closed stream
+again asks its event source again (a kept error frame is raised again, a
+body that ended or was closed gives :class:`~streamsafe.IncompleteStreamError`
+again, a read that failed is tried again); the lifecycle keeps the first
+ending. After ``message_stop`` only an ``OPEN`` stream reads on.
+
 A stream that is garbage-collected while its response is still open (never
 closed, not read to the end) emits a :class:`ResourceWarning`, as an unclosed
 file does. Its response is closed all the same: at once for a sync stream,
@@ -54,7 +69,7 @@ import httpx
 import msgspec
 
 from ._accumulate import MessageAccumulator
-from ._decode import decode_known_event, decode_unfamiliar_event
+from ._decode import decode_event, decode_known_event, decode_unfamiliar_event
 from ._decoder import RawEvent
 from ._errors import APIError, APIStatusError, IncompleteStreamError
 from ._events import (
@@ -62,6 +77,7 @@ from ._events import (
     Message,
     StreamEvent,
 )
+from ._lifecycle import StreamLifecycle
 from ._observe import Call, Observer, StreamMetrics
 from ._sse import DEFAULT_MAX_EVENT_BYTES, EventSourceBase
 
@@ -95,14 +111,14 @@ class _MessageCore:
         self.call = call
         call.attach(self)  # watches for the first content event, then steps aside
         self.held: deque[StreamEvent] = deque()
-        #: Iteration is over: the body ended, or something after message_stop ended it.
-        self.over = False
+        #: OPEN, then ENDED, FAILED (``lifecycle.error``) or CLOSED (see the module docstring).
+        self.lifecycle = StreamLifecycle()
         #: When an async stream stops waiting for the end of the body (set at message_stop).
         self.stop_deadline: float | None = None
 
     def after_stop(self, exc: APIError | None) -> None:
         """Something ended the body after message_stop: the message is complete anyway."""
-        self.over = True
+        self.lifecycle.end()
         if exc is None:
             what = f"the body did not end within {AFTER_STOP_GRACE:g} s"
             what += f" (request_id={self.accumulator.request_id})"
@@ -123,6 +139,16 @@ class _MessageCore:
         except APIError as exc:
             self.fail(exc)
             raise
+        return event
+
+    def on_sse_after_stop(self, sse: RawEvent) -> StreamEvent:
+        """An event after ``message_stop``: a ping or an unknown event is handed out.
+
+        Anything else raises; that is no failure of the complete message (the
+        caller passes the error to :meth:`after_stop`, which logs it).
+        """
+        event = decode_event(sse[1])
+        self.apply(event)
         return event
 
     def on_end(self, ended_cleanly: bool) -> None:
@@ -152,6 +178,7 @@ class _MessageCore:
             exc.request_id = accumulator.request_id
         if exc.aws_request_id is None:
             exc.aws_request_id = accumulator.aws_request_id
+        self.lifecycle.fail(exc)
         self.call.stream_failed(exc)
         return exc
 

@@ -17,6 +17,7 @@ from httpx_sse import ServerSentEvent
 
 from .._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent
 from .._failures import error_from_rejected_response, transport_error
+from .._lifecycle import OPEN
 from .._sse import (
     MAX_REJECTED_BODY_BYTES,
     EventSourceBase,
@@ -62,9 +63,9 @@ class AsyncEventSource(EventSourceBase):
     async def next_raw(self) -> RawEvent:
         """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
         while self._next >= len(self._pending):
-            if self._core.error is not None:
-                raise self._core.error
-            if self._core.finished:
+            core = self._core
+            if core.lifecycle.phase is not OPEN:
+                core.after_end()  # FAILED raises its error again
                 raise StopAsyncIteration
             self._release_consumed()
             self._pending = await self._read()
@@ -77,16 +78,15 @@ class AsyncEventSource(EventSourceBase):
         # read would cost more than the rest of the pipeline on servers that
         # flush every event); a silent connection is the read timeout's job,
         # and the read timeout never exceeds the watchdog (see request_options).
+        # Only an OPEN source reads: once its block exited (CLOSED), httpx
+        # would raise its own StreamClosed.
         core = self._core
-        if core.closed:
-            # Closed by its owner (the block exited): nothing more can arrive,
-            # and httpx would raise its own StreamClosed.
-            return core.end()
         started = time.monotonic()
         try:
             chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
-            return core.end()
+            core.end()
+            return []
         except httpx.HTTPError as exc:
             raise core.transport_error(exc) from exc
         return core.after_read(chunk, time.monotonic() - started)
@@ -136,7 +136,7 @@ async def aconnect_events(
         try:
             yield AsyncEventSource(core)
         finally:
-            core.closed = True
+            core.lifecycle.close()
     finally:
         with AsyncShield():
             await response.aclose()

@@ -15,6 +15,7 @@ import httpx
 
 from .._errors import APIError
 from .._events import ContentBlockDeltaEvent, Message, StreamEvent, TextDelta
+from .._lifecycle import OPEN
 from .._observe import Call, Observer
 from .._stream import AFTER_STOP_GRACE, MessageStreamBase, _MessageCore, call_of, source_options
 from .._twins import AsyncClock, AsyncDeadline, AsyncShield
@@ -60,7 +61,9 @@ class AsyncMessageStream(MessageStreamBase):
             with AsyncShield():
                 await self._exit_stack.aclose()
         finally:
-            self._core.call.stream_closed(exc)
+            core = self._core
+            core.lifecycle.close()  # an ending it already had stays
+            core.call.stream_closed(exc)
 
     close = aclose  # unasync: async only
 
@@ -94,16 +97,16 @@ class AsyncMessageStream(MessageStreamBase):
 
     async def _read_after_stop(self) -> StreamEvent:
         core = self._core
-        if not core.over:
+        if core.lifecycle.phase is OPEN:
             if core.stop_deadline is None:
                 core.stop_deadline = AsyncClock.now() + AFTER_STOP_GRACE
             # A blocking read cannot be cut short: the sync twin waits at most
             # the read timeout (its Deadline does nothing).
             with AsyncDeadline(core.stop_deadline):
                 try:
-                    return core.on_sse(await self._source.next_raw())
+                    return core.on_sse_after_stop(await self._source.next_raw())
                 except StopAsyncIteration:
-                    core.over = True
+                    core.lifecycle.end()
                     raise
                 except APIError as exc:
                     core.after_stop(exc)

@@ -18,6 +18,7 @@ from httpx_sse import ServerSentEvent
 
 from .._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent
 from .._failures import error_from_rejected_response, transport_error
+from .._lifecycle import OPEN
 from .._sse import (
     MAX_REJECTED_BODY_BYTES,
     EventSourceBase,
@@ -63,9 +64,9 @@ class EventSource(EventSourceBase):
     def next_raw(self) -> RawEvent:
         """The next event as an ``(event, data, id, retry)`` tuple (what streams use)."""
         while self._next >= len(self._pending):
-            if self._core.error is not None:
-                raise self._core.error
-            if self._core.finished:
+            core = self._core
+            if core.lifecycle.phase is not OPEN:
+                core.after_end()  # FAILED raises its error again
                 raise StopIteration
             self._release_consumed()
             self._pending = self._read()
@@ -78,16 +79,15 @@ class EventSource(EventSourceBase):
         # read would cost more than the rest of the pipeline on servers that
         # flush every event); a silent connection is the read timeout's job,
         # and the read timeout never exceeds the watchdog (see request_options).
+        # Only an OPEN source reads: once its block exited (CLOSED), httpx
+        # would raise its own StreamClosed.
         core = self._core
-        if core.closed:
-            # Closed by its owner (the block exited): nothing more can arrive,
-            # and httpx would raise its own StreamClosed.
-            return core.end()
         started = time.monotonic()
         try:
             chunk = next(self._chunks)
         except StopIteration:
-            return core.end()
+            core.end()
+            return []
         except httpx.HTTPError as exc:
             raise core.transport_error(exc) from exc
         return core.after_read(chunk, time.monotonic() - started)
@@ -137,7 +137,7 @@ def connect_events(
         try:
             yield EventSource(core)
         finally:
-            core.closed = True
+            core.lifecycle.close()
     finally:
         with Shield():
             response.close()

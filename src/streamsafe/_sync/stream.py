@@ -16,6 +16,7 @@ import httpx
 
 from .._errors import APIError
 from .._events import ContentBlockDeltaEvent, Message, StreamEvent, TextDelta
+from .._lifecycle import OPEN
 from .._observe import Call, Observer
 from .._stream import AFTER_STOP_GRACE, MessageStreamBase, _MessageCore, call_of, source_options
 from .._twins import Clock, Deadline, Shield
@@ -61,7 +62,9 @@ class MessageStream(MessageStreamBase):
             with Shield():
                 self._exit_stack.close()
         finally:
-            self._core.call.stream_closed(exc)
+            core = self._core
+            core.lifecycle.close()  # an ending it already had stays
+            core.call.stream_closed(exc)
 
     def __iter__(self) -> MessageStream:
         return self
@@ -93,16 +96,16 @@ class MessageStream(MessageStreamBase):
 
     def _read_after_stop(self) -> StreamEvent:
         core = self._core
-        if not core.over:
+        if core.lifecycle.phase is OPEN:
             if core.stop_deadline is None:
                 core.stop_deadline = Clock.now() + AFTER_STOP_GRACE
             # A blocking read cannot be cut short: the sync twin waits at most
             # the read timeout (its Deadline does nothing).
             with Deadline(core.stop_deadline):
                 try:
-                    return core.on_sse(self._source.next_raw())
+                    return core.on_sse_after_stop(self._source.next_raw())
                 except StopIteration:
-                    core.over = True
+                    core.lifecycle.end()
                     raise
                 except APIError as exc:
                     core.after_stop(exc)
