@@ -21,6 +21,7 @@ SANS_IO = (
     "streamsafe._decoder",
     "streamsafe._decode",
     "streamsafe._accumulate",
+    "streamsafe._lifecycle",
     "streamsafe._tool_input",
     "streamsafe._retry",
     "streamsafe._http11",
