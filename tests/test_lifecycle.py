@@ -6,12 +6,15 @@ is what its caller saw. Each test reads both after a real stream.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 import streamsafe
+from loopback_server import Reply, ScriptedServer
 from sse_helpers import (
     PATH,
     FakeServer,
@@ -42,8 +45,6 @@ from streamsafe._lifecycle import (
     OPEN,
     Lifecycle,
     Phase,
-    SourceLifecycle,
-    StreamLifecycle,
 )
 
 pytestmark = pytest.mark.anyio
@@ -69,60 +70,43 @@ def phases(stream: AsyncMessageStream | MessageStream) -> tuple[Phase, Phase]:
 # -- the transitions ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", [SourceLifecycle, StreamLifecycle])
-def test_open_leaves_for_any_ending_once(kind: type[Lifecycle]) -> None:
+def test_open_leaves_for_any_ending_once() -> None:
     error = APIConnectionError("reset")
     for leave, phase in [
         (lambda life: life.end(), ENDED),
         (lambda life: life.fail(error), FAILED),
         (lambda life: life.close(), CLOSED),
     ]:
-        life = kind()
+        life = Lifecycle()
         assert life.phase is OPEN
         leave(life)
         assert life.phase is phase
         assert life.error is (error if phase is FAILED else None)
 
 
-def test_late_events_keep_the_ending_anything_else_is_a_bug() -> None:
+def test_the_first_ending_is_final_whatever_comes_after() -> None:
     first, second = APIConnectionError("first"), IncompleteStreamError("second")
     meet = {
         ENDED: lambda life: life.end(),
         FAILED: lambda life: life.fail(second),
         CLOSED: lambda life: life.close(),
     }
-    for kind in (SourceLifecycle, StreamLifecycle):
-        for ending in (ENDED, FAILED, CLOSED):
-            for event in (ENDED, FAILED, CLOSED):
-                life = kind()
-                if ending is FAILED:
-                    life.fail(first)
-                else:
-                    meet[ending](life)
-                if (ending, event) in kind.LATE:
-                    meet[event](life)
-                    assert life.phase is ending
-                    assert life.error is (first if ending is FAILED else None)
-                else:
-                    with pytest.raises(RuntimeError, match=f"{ending.value} cannot"):
-                        meet[event](life)
-    # What each layer can meet after its ending, and nothing more.
-    source_late = {(ENDED, CLOSED), (FAILED, CLOSED), (CLOSED, ENDED)}
-    assert source_late == SourceLifecycle.LATE
-    stream_late = {
-        (ENDED, CLOSED),
-        (FAILED, CLOSED),
-        (CLOSED, CLOSED),
-        (FAILED, FAILED),
-        (CLOSED, FAILED),
-    }
-    assert stream_late == StreamLifecycle.LATE
+    for ending in (ENDED, FAILED, CLOSED):
+        for event in (ENDED, FAILED, CLOSED):
+            life = Lifecycle()
+            if ending is FAILED:
+                life.fail(first)
+            else:
+                meet[ending](life)
+            meet[event](life)
+            assert life.phase is ending
+            assert life.error is (first if ending is FAILED else None)
 
 
 def test_repr_names_the_phase_and_the_error() -> None:
-    life = StreamLifecycle()
+    life = Lifecycle()
     life.fail(IncompleteStreamError("cut"))
-    assert repr(life) == "<StreamLifecycle failed, IncompleteStreamError>"
+    assert repr(life) == "<Lifecycle failed, IncompleteStreamError>"
 
 
 # -- the phases real streams end in -------------------------------------------------------
@@ -253,3 +237,74 @@ async def test_a_source_closed_unread_stops_and_reports_its_boundary() -> None:
         assert events._core.lifecycle.phase is CLOSED
         assert [sse async for sse in events] == []
         assert events._core.lifecycle.phase is CLOSED
+
+
+# -- a close racing a read (another task or thread) ----------------------------------------
+
+
+def _held_open_server() -> ScriptedServer:
+    """Sends a whole message, then keeps the body open: the reader waits for its end."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    body = encode(COMPLETE)
+    return ScriptedServer([Reply([head, b"%x\r\n%s\r\n" % (len(body), body)])])
+
+
+async def test_closed_by_another_task_while_waiting_after_message_stop() -> None:
+    """The reader has the whole message and waits for the end of the body; another task
+    closes the stream. The reader ends normally: a complete message, no error."""
+    outcome: list[str] = []
+    with _held_open_server() as server:
+        async with (
+            httpx.AsyncClient() as http,
+            streamsafe.aconnect_message_stream(http, "POST", server.url + PATH, json={}) as stream,
+        ):
+            stopped = anyio.Event()
+
+            async def reader() -> None:
+                try:
+                    async for event in stream:
+                        if event.type == "message_stop":
+                            stopped.set()
+                    outcome.append("ended")
+                except BaseException as exc:
+                    outcome.append(repr(exc))
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(reader)
+                await stopped.wait()
+                await stream.aclose()
+            message = await stream.get_final_message()
+    assert outcome == ["ended"]
+    assert message.text == "one two"
+    assert phases(stream)[0] in (ENDED, CLOSED)
+
+
+def test_sync_closed_by_another_thread_while_waiting_after_message_stop() -> None:
+    outcome: list[str] = []
+    stopped = threading.Event()
+    timeout = httpx.Timeout(10.0, read=2.0)
+    with (
+        _held_open_server() as server,
+        httpx.Client(timeout=timeout) as http,
+        streamsafe.connect_message_stream(http, "POST", server.url + PATH, json={}) as stream,
+    ):
+
+        def reader() -> None:
+            try:
+                for event in stream:
+                    if event.type == "message_stop":
+                        stopped.set()
+                outcome.append("ended")
+            except BaseException as exc:
+                outcome.append(repr(exc))
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert stopped.wait(30)
+        stream.close()
+        thread.join(30)
+        message = stream.get_final_message()
+    assert outcome == ["ended"]
+    assert message.text == "one two"

@@ -1,4 +1,4 @@
-"""Where a stream is in its life: one explicit phase, and every transition in one place.
+"""Where a stream is in its life: one explicit phase, left once.
 
 A stream starts :data:`OPEN` and leaves it once, for one of three endings:
 
@@ -7,23 +7,25 @@ A stream starts :data:`OPEN` and leaves it once, for one of three endings:
 * :data:`FAILED`: an error ended it; :attr:`Lifecycle.error` keeps it;
 * :data:`CLOSED`: its owner closed it before it ended.
 
-The ending is final. What a stream meets after it (closing a stream that
-ended, a read after an early close finding the end, an error raised again when
-a failed stream is iterated again) is either listed in the layer's
-``LATE`` table, and changes nothing, or a bug, and raises ``RuntimeError``.
-So ``lifecycle.phase`` answers "is it finished? did it end? was it closed
-early?" and ``lifecycle.error`` "what error ended it?".
+The first ending is final: whatever the stream meets after it (a close after
+the end, an error raised again when a failed stream is iterated again, a read
+that was already in flight when another task or thread closed the stream)
+keeps it. No later event is an error: with a close that may come from another
+task or thread, the order of endings is a race, and bookkeeping must never
+turn a complete message into an exception. So ``lifecycle.phase`` answers "is
+it finished? did it end? was it closed early?" and ``lifecycle.error`` "what
+error ended it?".
 
-Two layers keep one each, and both tables are here:
+Two layers keep one each:
 
-* the event source (:class:`~streamsafe._sse.SourceCore`): :class:`SourceLifecycle`,
-  the state of the bytes: the body ended, an error frame arrived (raised
-  again on every read once the events before it are consumed), or the
-  ``connect_events`` block exited first;
-* the message stream (:class:`~streamsafe._stream._MessageCore`):
-  :class:`StreamLifecycle`, what its caller sees: the iteration is over
-  (``message_stop`` arrived, then the body ended or something after it was
-  ignored), an error was raised to the caller, or the caller closed it first.
+* the event source (:class:`~streamsafe._sse.SourceCore`): the state of the
+  bytes: the body ended, an error frame arrived (raised again on every read
+  once the events before it are consumed), or the ``connect_events`` block
+  exited first;
+* the message stream (:class:`~streamsafe._stream._MessageCore`): what its
+  caller sees: the iteration is over (``message_stop`` arrived, then the body
+  ended or something after it was ignored), an error was raised to the
+  caller, or the caller closed it first.
 
 Whether ``message_stop`` arrived (the message is complete) is the
 accumulator's own knowledge (``MessageAccumulator.done``), not a phase; and
@@ -34,7 +36,6 @@ whether the bytes stopped on an event boundary is the decoder's
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
 
 from ._errors import APIError
 
@@ -45,8 +46,6 @@ __all__ = [
     "OPEN",
     "Lifecycle",
     "Phase",
-    "SourceLifecycle",
-    "StreamLifecycle",
 ]
 
 
@@ -65,68 +64,31 @@ CLOSED = Phase.CLOSED
 
 
 class Lifecycle:
-    """A phase, the error that ended the stream (if one did), and the legal transitions."""
+    """A phase, and the error that ended the stream (if one did)."""
 
     __slots__ = ("error", "phase")
-
-    #: ``(ending, event)`` pairs a stream may meet after its ending, which keep the ending.
-    LATE: ClassVar[frozenset[tuple[Phase, Phase]]] = frozenset()
 
     def __init__(self) -> None:
         self.phase = OPEN
         self.error: APIError | None = None
 
     def end(self) -> None:
-        self._move(ENDED)
+        self._leave_open(ENDED)
 
     def fail(self, error: APIError) -> None:
-        if self._move(FAILED):
+        if self._leave_open(FAILED):
             self.error = error
 
     def close(self) -> None:
-        self._move(CLOSED)
+        self._leave_open(CLOSED)
 
-    def _move(self, to: Phase) -> bool:
-        """Leave OPEN for ``to`` (True); after the ending, only a ``LATE`` event (False)."""
+    def _leave_open(self, to: Phase) -> bool:
+        """Leave OPEN for ``to`` (True); after the first ending, keep it (False)."""
         if self.phase is OPEN:
             self.phase = to
             return True
-        if (self.phase, to) in self.LATE:
-            return False
-        raise RuntimeError(
-            f"{type(self).__name__}: a stream that is {self.phase.value} cannot become {to.value}"
-        )
+        return False
 
     def __repr__(self) -> str:
         error = "" if self.error is None else f", {type(self.error).__name__}"
-        return f"<{type(self).__name__} {self.phase.value}{error}>"
-
-
-class SourceLifecycle(Lifecycle):
-    """An event source's: the body ended, an error frame arrived, or its block exited first."""
-
-    __slots__ = ()
-
-    LATE = frozenset(
-        {
-            (ENDED, CLOSED),  # the block exits after the body ended
-            (FAILED, CLOSED),  # the block exits after an error frame
-            (CLOSED, ENDED),  # a read after the close tells the decoder the end
-        }
-    )
-
-
-class StreamLifecycle(Lifecycle):
-    """A message stream's: its iteration ended, an error was raised, or its caller closed it."""
-
-    __slots__ = ()
-
-    LATE = frozenset(
-        {
-            (ENDED, CLOSED),  # closed (or read to the end, which closes it) after it ended
-            (FAILED, CLOSED),  # closed after the error
-            (CLOSED, CLOSED),  # closed again (aclose is idempotent)
-            (FAILED, FAILED),  # iterated again after the error: the first one ended it
-            (CLOSED, FAILED),  # iterated again after an early close: IncompleteStreamError
-        }
-    )
+        return f"<Lifecycle {self.phase.value}{error}>"

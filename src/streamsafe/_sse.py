@@ -23,7 +23,7 @@ The async and sync event sources are thin twins over :class:`SourceCore`,
 which holds every decision; they only differ in how they await bytes.
 
 Where a source is in its life is one attribute, ``SourceCore.lifecycle`` (a
-:class:`~streamsafe._lifecycle.SourceLifecycle`): ``OPEN`` while bytes may
+:class:`~streamsafe._lifecycle.Lifecycle`): ``OPEN`` while bytes may
 arrive, then ``ENDED`` (the body ended), ``FAILED`` (an error frame arrived:
 its error is kept and raised, again on every read, once the events before it
 are consumed) or ``CLOSED`` (the ``connect_events`` block exited first: a read
@@ -48,7 +48,7 @@ from ._compat import keep_content
 from ._decoder import DEFAULT_MAX_EVENT_BYTES, RawEvent, SSEDecoder
 from ._errors import APIConnectionError, APIError, StreamIdleTimeoutError
 from ._failures import error_from_event_data, transport_error
-from ._lifecycle import CLOSED, OPEN, SourceLifecycle
+from ._lifecycle import CLOSED, OPEN, Lifecycle
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -151,7 +151,7 @@ class SourceCore:
         #: OPEN, then ENDED, FAILED (an error frame: ``lifecycle.error``) or CLOSED
         #: (the block exited first; not ``response.is_closed``: a response read in
         #: full up front is closed too).
-        self.lifecycle = SourceLifecycle()
+        self.lifecycle = Lifecycle()
         #: Body bytes and SSE events received, counted per read (never per event).
         self.bytes_read = 0
         self.events_read = 0

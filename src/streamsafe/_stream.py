@@ -20,7 +20,7 @@ bytes after ``message_stop`` end the iteration normally (and are logged on the
 most the read timeout (a blocking read cannot be cut short).
 
 Where a stream is in its life is one attribute, ``_MessageCore.lifecycle``
-(a :class:`~streamsafe._lifecycle.StreamLifecycle`), for what the caller
+(a :class:`~streamsafe._lifecycle.Lifecycle`), for what the caller
 sees: ``OPEN``, then ``ENDED`` (its iteration is over: ``message_stop``
 arrived, then the body ended or something after it was ignored), ``FAILED``
 (an error was raised to the caller; ``lifecycle.error`` is the first) or
@@ -77,7 +77,7 @@ from ._events import (
     Message,
     StreamEvent,
 )
-from ._lifecycle import StreamLifecycle
+from ._lifecycle import Lifecycle
 from ._observe import Call, Observer, StreamMetrics
 from ._sse import DEFAULT_MAX_EVENT_BYTES, EventSourceBase
 
@@ -112,7 +112,7 @@ class _MessageCore:
         call.attach(self)  # watches for the first content event, then steps aside
         self.held: deque[StreamEvent] = deque()
         #: OPEN, then ENDED, FAILED (``lifecycle.error``) or CLOSED (see the module docstring).
-        self.lifecycle = StreamLifecycle()
+        self.lifecycle = Lifecycle()
         #: When an async stream stops waiting for the end of the body (set at message_stop).
         self.stop_deadline: float | None = None
 
