@@ -27,6 +27,7 @@ from streamsafe import (
 )
 from streamsafe._failures import (
     error_from_rejected_response,
+    error_from_response,
     status_error_class,
     transport_error,
     unreadable_json,
@@ -257,3 +258,19 @@ def test_a_status_class_built_by_hand_is_retryable_as_the_mapping_says(status: i
     by_hand = cls("m", status_code=status, http_status=status)
     assert by_hand.retryable is (status in (408, 409, 429) or status >= 500)
     assert cls("m", status_code=status, http_status=status, retryable=False).retryable is False
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 503, 529, 600, 699])
+def test_the_base_class_built_by_hand_is_retryable_by_its_status(status: int) -> None:
+    """As before the tree and the mapping were split: a plain APIStatusError (a user's
+    fake, a test) is as retryable as its status, and so is any class given a status."""
+    assert errors.APIStatusError("m", status_code=status, http_status=status).retryable
+    assert errors.BadRequestError("m", status_code=status, http_status=status).retryable
+    assert not errors.APIStatusError("m", status_code=400, http_status=400).retryable
+
+
+def test_a_status_past_599_with_no_known_type_is_retryable() -> None:
+    body = b'{"type": "error", "error": {"type": "some_new_error", "message": "odd"}}'
+    error = error_from_response(_response(600, "application/json", body))
+    assert type(error) is errors.APIStatusError
+    assert error.retryable is True

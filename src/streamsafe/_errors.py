@@ -122,6 +122,7 @@ __all__ = [
     "StreamsafeError",
     "UnexpectedContentTypeError",
     "UnprocessableEntityError",
+    "status_is_retryable",
 ]
 
 
@@ -175,6 +176,15 @@ class APIError(StreamsafeError):
         return self.message
 
 
+def status_is_retryable(status: int) -> bool:
+    """Whether repeating a request that got ``status`` may succeed: 408, 409, 429, and 5xx up.
+
+    The rule the classes below state as their ``retryable`` defaults, for any
+    status (one no class stands for included).
+    """
+    return status in (408, 409, 429) or status >= 500
+
+
 class APIStatusError(APIError):
     """The API answered with an error: an HTTP error status or an in-stream error event.
 
@@ -191,10 +201,11 @@ class APIStatusError(APIError):
     * ``body`` — the parsed JSON error body, or the raw text when it was not JSON.
     * ``response`` — the :class:`httpx.Response`, when there was one.
     * ``in_stream`` — true when the error arrived as an SSE event after a 2xx.
-    * ``retryable`` — the class's own (true for 408, 409, 429 and every 5xx
-      class), unless given: an error from the API takes it from its error
-      type or status, overridden by ``x-should-retry``
-      (:mod:`streamsafe._failures`).
+    * ``retryable`` — unless given, what ``status_code`` says
+      (:func:`status_is_retryable`: 408, 409, 429 and every status from 500
+      up), as each class's own default says for its status. An error from the
+      API is given it: from its error type or status, overridden by
+      ``x-should-retry`` (:mod:`streamsafe._failures`).
     """
 
     #: The HTTP status the class stands for; instances carry the real one.
@@ -238,8 +249,7 @@ class APIStatusError(APIError):
         self.body = body
         self.response = response
         self.in_stream = in_stream
-        if retryable is not None:
-            self.retryable = retryable
+        self.retryable = retryable if retryable is not None else status_is_retryable(status_code)
 
     def __str__(self) -> str:
         where = "in stream" if self.in_stream else f"HTTP {self.http_status}"

@@ -62,6 +62,7 @@ from ._errors import (
     ServiceUnavailableError,
     UnexpectedContentTypeError,
     UnprocessableEntityError,
+    status_is_retryable,
 )
 
 __all__ = [
@@ -174,7 +175,9 @@ def _is_retryable(error_type: str | None, status: int | None) -> bool:
     408, 409, 429 and 5xx are; the classes of the tree say so themselves.
     """
     type_class = _BY_ERROR_TYPE.get(error_type) if error_type is not None else None
-    return (type_class or _status_class(status) or APIStatusError).retryable
+    if type_class is not None:
+        return type_class.retryable
+    return status is not None and status_is_retryable(status)
 
 
 def _should_retry_header(headers: Mapping[str, str] | None) -> bool | None:
