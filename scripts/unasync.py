@@ -94,7 +94,11 @@ END_ASYNC_ONLY = "# unasync: end async only"
 
 RULES: list[tuple[str, str]] = [  # the table above, as regular expressions
     (
-        rf"(?ms)^[ \t]*{re.escape(BEGIN_ASYNC_ONLY)}\n.*?^[ \t]*{re.escape(END_ASYNC_ONLY)}\n",
+        # A block never spans another BEGIN: a forgotten END leaves its BEGIN in the output
+        # (an error), instead of the shared code up to the next block's END being dropped.
+        rf"(?ms)^[ \t]*{re.escape(BEGIN_ASYNC_ONLY)}\n"
+        rf"(?:(?!^[ \t]*{re.escape(BEGIN_ASYNC_ONLY)}\n).)*?"
+        rf"^[ \t]*{re.escape(END_ASYNC_ONLY)}\n",
         "",
     ),
     (r"(?m)^[^\n]*# unasync: async only\n", ""),

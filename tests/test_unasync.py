@@ -69,6 +69,9 @@ def test_a_line_marked_async_only_is_dropped(unasync: ModuleType) -> None:
         "# unasync: begin async only\nlost = 1\n",  # no end
         "kept = 1\n# unasync: end async only\n",  # no begin
         "# unasync: begin async-only\nx = 1\n# unasync: end async-only\n",  # misspelt
+        # an END forgotten before the next block: the shared code between them is kept
+        "# unasync: begin async only\nx = 1\nshared = 2\n"
+        "# unasync: begin async only\ny = 3\n# unasync: end async only\n",
     ],
 )
 def test_a_marker_left_over_is_an_error(unasync: ModuleType, text: str) -> None:
