@@ -53,7 +53,11 @@ MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(SRC.rglob("*.py")
 
 
 def _is_type_checking(node: ast.If) -> bool:
-    return "TYPE_CHECKING" in ast.unparse(node.test)
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:`` (not ``if not TYPE_CHECKING:``)."""
+    test = node.test
+    if isinstance(test, ast.Attribute):
+        return test.attr == "TYPE_CHECKING"
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
 def _runtime_nodes(node: ast.AST) -> Iterator[ast.AST]:

@@ -479,65 +479,6 @@ async def test_a_retried_stream_is_one_span_covering_its_attempts(
     assert "aws_request_id=" in lines[0]
 
 
-class Outcomes(Observer):
-    """Keeps each call's outcome and nothing else (no error, so no traceback keeps a
-    failed attempt's stream alive: the garbage collector is free to take it)."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[str] = []
-
-    def on_end(self, call: Call, end: StreamEnd) -> None:
-        self.outcomes.append(end.outcome)
-
-
-def _collected_attempts_client_options(emulator: Emulator, observer: Observer) -> dict[str, Any]:
-    emulator.push_fault("status:529")
-    emulator.push_fault("error:overloaded_error@1")  # after message_start: a stream was open
-    return {
-        "base_url": emulator.url,
-        "api_key": API_KEY,
-        "max_retries": 2,
-        "backoff": Backoff(initial=0.01, maximum=0.01, jitter=0.0),
-        "observer": observer,
-    }
-
-
-@pytest.mark.anyio
-async def test_a_failed_attempt_collected_later_does_not_end_the_call(
-    emulator: Emulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The stream of a failed attempt is closed, then collected whenever the garbage
-    collector gets to it (its exception's traceback holds it in a cycle): that must not
-    end the call, which has moved on to the attempt the caller is reading."""
-    observer = Outcomes()
-    options = _collected_attempts_client_options(emulator, observer)
-    async with (
-        streamsafe.AsyncClient(**options) as client,
-        client.messages.stream(**SMALL_REQUEST) as stream,
-    ):
-        gc.collect()  # what the collector may do at any point of the read
-        await stream.get_final_message()
-        gc.collect()
-    assert observer.outcomes == ["completed"]
-    assert not [r for r in caplog.records if "abandoned" in r.getMessage()]
-
-
-def test_sync_failed_attempt_collected_later_does_not_end_the_call(
-    emulator: Emulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    observer = Outcomes()
-    options = _collected_attempts_client_options(emulator, observer)
-    with (
-        streamsafe.Client(**options) as client,
-        client.messages.stream(**SMALL_REQUEST) as stream,
-    ):
-        gc.collect()
-        stream.get_final_message()
-        gc.collect()
-    assert observer.outcomes == ["completed"]
-    assert not [r for r in caplog.records if "abandoned" in r.getMessage()]
-
-
 @pytest.mark.anyio
 async def test_create_retried_after_content_says_so(
     emulator: Emulator, telemetry: Telemetry

@@ -21,6 +21,7 @@ import gc
 import os
 import time
 import warnings
+import weakref
 
 import anyio
 import httpx
@@ -421,3 +422,96 @@ def test_sync_a_hundred_failing_streams_leak_nothing(emulator: Emulator) -> None
     while open_fds() > baseline and time.monotonic() < deadline:
         time.sleep(0.02)
     assert open_fds() <= baseline
+
+
+# -- a failed stream is collected once dropped ------------------------------------------------
+# An error's traceback reaches the frames of the stream that raised it, and the stream's
+# finalizer is held by a global registry: nothing the finalizer holds may reach the error.
+
+
+def _other_attempts_alive(stream: streamsafe.AsyncMessageStream | streamsafe.MessageStream) -> int:
+    """Streams of the same call as ``stream`` (its failed attempts) still in memory."""
+    call = stream._core.call
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, (streamsafe.AsyncMessageStream, streamsafe.MessageStream))
+        and o is not stream
+        and o._core.call is call
+    )
+
+
+async def test_a_failed_stream_is_collected_once_dropped(emulator: Emulator) -> None:
+    async with async_client(emulator) as client:
+        try:
+            async with client.messages.stream(
+                **SMALL_REQUEST, extra_headers=fault("error:overloaded_error@5")
+            ) as stream:
+                await stream.get_final_message()
+        except OverloadedError:
+            pass
+        collected = weakref.ref(stream)
+        del stream
+        gc.collect()
+        assert collected() is None
+
+
+def test_sync_a_failed_stream_is_collected_once_dropped(emulator: Emulator) -> None:
+    with sync_client(emulator) as client:
+        try:
+            with client.messages.stream(
+                **SMALL_REQUEST, extra_headers=fault("error:overloaded_error@5")
+            ) as stream:
+                stream.get_final_message()
+        except OverloadedError:
+            pass
+        collected = weakref.ref(stream)
+        del stream
+        gc.collect()
+        assert collected() is None
+
+
+async def test_failed_attempts_are_collected_and_the_retried_call_completes(
+    emulator: Emulator,
+) -> None:
+    """The failed attempts' streams go while the retried one is read, and their going
+    does not end the call (it completes once, when the caller's stream does)."""
+    outcomes = Outcomes()
+    emulator.push_fault("status:529")
+    emulator.push_fault("error:overloaded_error@1")  # after message_start: a stream was open
+    fast = streamsafe.Backoff(initial=0.01, maximum=0.01, jitter=0.0)
+    async with (
+        async_client(emulator, max_retries=2, backoff=fast, observer=outcomes) as client,
+        client.messages.stream(**SMALL_REQUEST) as stream,
+    ):
+        gc.collect()
+        assert _other_attempts_alive(stream) == 0
+        await stream.get_final_message()
+    assert outcomes.outcomes == ["completed"]
+
+
+def test_sync_failed_attempts_are_collected_and_the_retried_call_completes(
+    emulator: Emulator,
+) -> None:
+    outcomes = Outcomes()
+    emulator.push_fault("status:529")
+    emulator.push_fault("error:overloaded_error@1")
+    fast = streamsafe.Backoff(initial=0.01, maximum=0.01, jitter=0.0)
+    with (
+        sync_client(emulator, max_retries=2, backoff=fast, observer=outcomes) as client,
+        client.messages.stream(**SMALL_REQUEST) as stream,
+    ):
+        gc.collect()
+        assert _other_attempts_alive(stream) == 0
+        stream.get_final_message()
+    assert outcomes.outcomes == ["completed"]
+
+
+class Outcomes(streamsafe.Observer):
+    """Keeps each call's outcome, and nothing that could keep a stream alive."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+
+    def on_end(self, call: streamsafe.Call, end: streamsafe.StreamEnd) -> None:
+        self.outcomes.append(end.outcome)

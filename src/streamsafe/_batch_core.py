@@ -48,7 +48,7 @@ __all__ = [
 
 #: The most requests one batch may hold.
 MAX_BATCH_REQUESTS = 100_000
-#: What the API accepts as a ``custom_id`` (checked here before upload, and by the emulator).
+#: What the API accepts as a ``custom_id`` (checked here, before anything is uploaded).
 CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 #: What :meth:`resubmit` sends again by default.

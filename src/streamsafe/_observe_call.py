@@ -212,11 +212,12 @@ class Call:
         if self.handed_over and self.ended is None:
             self.end_with(exc, raised_by_library=False)
 
-    def stream_collected(self, core: _MessageCore) -> None:
-        # Only the stream being read can end the call: a failed attempt's stream,
-        # closed long ago, may be collected while a later attempt is read.
-        if self.handed_over and self.ended is None and core is self._core:
-            if core.accumulator.done:
+    def stream_collected(self) -> None:
+        # Only an unclosed stream that never failed calls this (see
+        # _stream._CollectionWatch): the one being read, never an earlier attempt's.
+        if self.handed_over and self.ended is None:
+            core = self._core
+            if core is not None and core.accumulator.done:
                 self.end("completed")
             else:
                 self.end("abandoned", reason="garbage_collected")

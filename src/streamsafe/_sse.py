@@ -27,8 +27,8 @@ Where a source is in its life is one attribute, ``SourceCore.lifecycle`` (a
 arrive, then ``ENDED`` (the body ended), ``FAILED`` (an error frame arrived:
 its error is kept and raised, again on every read, once the events before it
 are consumed) or ``CLOSED`` (the ``connect_events`` block exited first: a read
-then finds the end). A read that raises (a transport failure, the watchdog,
-an oversize event) leaves the source ``OPEN``: what it ended is the message
+then finds the end). A read that raises mid-body (a transport failure, the
+watchdog, an oversize event) leaves the source ``OPEN``: what it ended is the message
 stream's to record, one layer up.
 
 This module holds everything the twins share; the I/O (the event sources

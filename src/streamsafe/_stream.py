@@ -113,6 +113,8 @@ class _MessageCore:
         self.held: deque[StreamEvent] = deque()
         #: OPEN, then ENDED, FAILED (``lifecycle.error``) or CLOSED (see the module docstring).
         self.lifecycle = Lifecycle()
+        #: What the stream's finalizer holds (see _CollectionWatch).
+        self.watch = _CollectionWatch(call)
         #: When an async stream stops waiting for the end of the body (set at message_stop).
         self.stop_deadline: float | None = None
 
@@ -180,18 +182,43 @@ class _MessageCore:
             exc.aws_request_id = accumulator.aws_request_id
         self.lifecycle.fail(exc)
         self.call.stream_failed(exc)
+        self.watch.call = None
         return exc
+
+    def closed(self, exc: BaseException | None) -> None:
+        """The stream was closed (at its end, or early; ``exc``: what closed it early)."""
+        self.lifecycle.close()  # an ending it already had stays
+        self.call.stream_closed(exc)
+        self.watch.call = None
 
     @staticmethod
     def is_content_start(event: StreamEvent) -> bool:
         return isinstance(event, ContentBlockStartEvent)
 
 
+class _CollectionWatch:
+    """What the finalizer of a stream holds besides its response: never the stream.
+
+    ``call`` is the observed call the stream ends if it is collected unclosed.
+    It is let go as soon as the stream fails or is closed: by then the call
+    has what it needs, and an error's traceback reaches the stream's own
+    frames, so holding it here (the finalizer registry is a root) would keep
+    the stream alive for ever. A failed attempt's stream, collected while a
+    later attempt is read, so never touches the call either.
+    """
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Call) -> None:
+        self.call: Call | None = call
+
+
 def _warn_unclosed(
-    kind: str, response: httpx.Response, request_id: str | None, core: _MessageCore
+    kind: str, response: httpx.Response, request_id: str | None, watch: _CollectionWatch
 ) -> None:
     """Finalizer of a stream: end its call; warn when its response is still open."""
-    core.call.stream_collected(core)
+    if watch.call is not None:
+        watch.call.stream_collected()
     if not response.is_closed:
         how = "'async with' or 'await stream.aclose()'" if kind.startswith("Async") else "'with'"
         warnings.warn(
@@ -216,7 +243,7 @@ class MessageStreamBase:
             type(self).__name__,
             self._response,
             self.request_id,
-            self._core,
+            self._core.watch,
         )
         finalizer.atexit = False
 

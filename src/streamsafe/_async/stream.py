@@ -61,9 +61,7 @@ class AsyncMessageStream(MessageStreamBase):
             with AsyncShield():
                 await self._exit_stack.aclose()
         finally:
-            core = self._core
-            core.lifecycle.close()  # an ending it already had stays
-            core.call.stream_closed(exc)
+            self._core.closed(exc)
 
     close = aclose  # unasync: async only
 

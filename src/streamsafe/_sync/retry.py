@@ -1,7 +1,7 @@
 # generated from src/streamsafe/_async/retry.py by scripts/unasync.py: do not edit
 """The retry loop of requests: the I/O, written once.
 
-Every decision is in ``streamsafe/_retry.py`` (:class:`~streamsafe.RetryPolicy`:
+Every decision is in ``streamsafe/_retry.py`` (:class:`~streamsafe._retry.RetryPolicy`:
 whether an error is retried, after how long); this module makes the attempts
 and sleeps between them, for the clients and the Message Batches API.
 """
@@ -27,7 +27,7 @@ def run_with_retries(
     attempt: Callable[[], _T],
     call: Retried | None = None,
 ) -> _T:
-    """Await ``attempt()`` until it returns, retrying each :class:`APIError` ``policy`` allows.
+    """Run ``attempt()`` until it returns, retrying each :class:`APIError` ``policy`` allows.
 
     ``what`` names the request in the policy's messages. ``call``, if given,
     is told of every retry, and ended with the exception when this gives up

@@ -62,9 +62,7 @@ class MessageStream(MessageStreamBase):
             with Shield():
                 self._exit_stack.close()
         finally:
-            core = self._core
-            core.lifecycle.close()  # an ending it already had stays
-            core.call.stream_closed(exc)
+            self._core.closed(exc)
 
     def __iter__(self) -> MessageStream:
         return self
