@@ -369,6 +369,8 @@ class AsyncBatches:
             raise
 
     async def _cancel_shielded(self, batch_id: str, extra: Mapping[str, str] | None) -> None:
+        # The sync twin's Deadline does nothing (a blocking request cannot be cut
+        # short): there the client's own timeouts bound the cancel instead.
         with (
             AsyncShield(),
             AsyncDeadline(AsyncClock.now() + CANCEL_ON_EXIT_TIMEOUT),

@@ -23,41 +23,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._answer import (
-    DEFAULT_THINKING_BUDGET,
-    MAX_OUTPUT_WORDS,
     last_user_turn,
     plan_answer,
     stop_at_sequence,
 )
-from ._compaction import DEFAULT_COMPACTION_TRIGGER, compaction_edit, with_compaction
-from ._ids import make_id
-from ._plan import Plan, PlannedBlock
+from ._compaction import compaction_edit, with_compaction
+from ._plan import Plan
 from ._prose import seeded_rng
 from ._refusal import (
-    DEFAULT_FALLBACK_MODEL,
     REFUSAL_CATEGORIES,
     REFUSAL_MAGIC_STRING,
     refusal_plan,
 )
-from ._render import Event, dump_json, encode_sse, message_object, stream_events
 
-__all__ = [
-    "DEFAULT_COMPACTION_TRIGGER",
-    "DEFAULT_FALLBACK_MODEL",
-    "DEFAULT_THINKING_BUDGET",
-    "REFUSAL_CATEGORIES",
-    "REFUSAL_MAGIC_STRING",
-    "MAX_OUTPUT_WORDS",
-    "Event",
-    "Plan",
-    "PlannedBlock",
-    "dump_json",
-    "encode_sse",
-    "make_id",
-    "message_object",
-    "plan_response",
-    "stream_events",
-]
+__all__ = ["plan_response"]
 
 
 def plan_response(

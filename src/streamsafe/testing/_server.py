@@ -34,7 +34,6 @@ from ._content import plan_response
 from ._exchange import Exchange
 from ._faults import Fault, error_type_for_status
 from ._http import (
-    AWS_HEADER,
     AWS_REQUEST_ID_HEADER,
     DELAY_HEADER,
     FAULT_HEADER,
@@ -64,15 +63,7 @@ from ._state import EmulatorState, RecordedRequest
 from ._tracker import Tracker
 from ._validate import BadRequest, validate_count_tokens, validate_messages
 
-__all__ = [
-    "AWS_HEADER",
-    "AWS_REQUEST_ID_HEADER",
-    "DELAY_HEADER",
-    "FAULT_HEADER",
-    "MAX_REQUEST_BYTES",
-    "REFUSAL_HEADER",
-    "build_app",
-]
+__all__ = ["build_app"]
 
 
 def build_app(state: EmulatorState, connections: ConnectionsGetter | None = None) -> Starlette:
