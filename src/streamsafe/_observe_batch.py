@@ -23,6 +23,7 @@ from ._observer import (
     Observer,
     Outcome,
     RetryScheduled,
+    describe_abnormal_end,
     is_cancellation,
 )
 
@@ -221,13 +222,7 @@ class BatchOperation:
 
 def _log_abnormal_batch_end(op: BatchOperation, end: BatchEnd) -> None:
     """One line per batch operation that did not complete, with both request ids."""
-    if end.outcome == "failed":
-        what = f"failed with {type(end.error).__name__}: {end.error}"
-    else:
-        what = f"abandoned ({end.reason})"
-        if end.error is not None and end.reason == "closed":
-            what += f" on {type(end.error).__name__}"
-    level = logging.WARNING if end.reason == "garbage_collected" else logging.INFO
+    level, what = describe_abnormal_end(end.outcome, end.error, end.reason)
     logger.log(
         level,
         "batch %s%s %s after %d request(s), %.3f s (request_id=%s, aws_request_id=%s)",

@@ -21,6 +21,7 @@ from ._observer import (
     ResponseHeaders,
     RetryScheduled,
     StreamEnd,
+    describe_abnormal_end,
     is_cancellation,
 )
 
@@ -225,13 +226,7 @@ class Call:
 
 def _log_abnormal_end(call: Call, end: StreamEnd) -> None:
     """One line per call that did not complete, with both request ids."""
-    if end.outcome == "failed":
-        what = f"failed with {type(end.error).__name__}: {end.error}"
-    else:
-        what = f"abandoned ({end.reason})"
-        if end.error is not None and end.reason == "closed":
-            what += f" on {type(end.error).__name__}"
-    level = logging.WARNING if end.reason == "garbage_collected" else logging.INFO
+    level, what = describe_abnormal_end(end.outcome, end.error, end.reason)
     logger.log(
         level,
         "message call %s after %d attempt(s), %.3f s (request_id=%s, aws_request_id=%s)",

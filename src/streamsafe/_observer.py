@@ -12,6 +12,7 @@ in :mod:`._metrics`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -38,11 +39,28 @@ __all__ = [
     "Retried",
     "RetryScheduled",
     "StreamEnd",
+    "describe_abnormal_end",
     "is_cancellation",
 ]
 
 Outcome = Literal["completed", "failed", "abandoned"]
 AbandonReason = Literal["cancelled", "closed", "garbage_collected"]
+
+
+def describe_abnormal_end(
+    outcome: Outcome, error: BaseException | None, reason: AbandonReason | None
+) -> tuple[int, str]:
+    """The log level and wording of an ending that was not ``completed`` (calls and batches).
+
+    WARNING for what was never closed (garbage-collected), INFO otherwise.
+    """
+    if outcome == "failed":
+        what = f"failed with {type(error).__name__}: {error}"
+    else:
+        what = f"abandoned ({reason})"
+        if error is not None and reason == "closed":
+            what += f" on {type(error).__name__}"
+    return (logging.WARNING if reason == "garbage_collected" else logging.INFO), what
 
 
 def is_cancellation(exc: BaseException) -> bool:
